@@ -1,0 +1,80 @@
+import { BvEdgeError } from './core/errors.ts';
+import { VIEW_NAMES } from './core/image.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { UsageError } from './commands/common.ts';
+import { demoCommand } from './commands/demo.ts';
+import { scanCommand } from './commands/scan.ts';
+
+const USAGE = `Usage:
+  bv-edge scan --view VIEW=FILE ... --height-cm N --weight-kg N --sex female|male [options]
+  bv-edge demo [--serve] [--port N]
+
+scan options:
+  --view VIEW=FILE     clip of one view; VIEW is one of ${VIEW_NAMES.join(', ')}; repeat per view
+  --height-cm N        patient height, cm
+  --weight-kg N        patient weight, kg
+  --sex female|male    patient sex
+  --age N              patient age, years
+  --seed VIEW=X,Y      a point inside the vessel lumen, in pixels of the source frame
+  --depth-cm VIEW=N    imaging depth of the view, cm (sets mm per pixel; defaults per view)
+  --case-id ID         pseudonymous case id; never a name or MRN (default: generated)
+  --json               print one JSON object instead of the summary
+  --broker URL         MQTT broker (default mqtt://127.0.0.1:1883)
+  --data-dir DIR       database folder (default ./var, or BV_EDGE_HOME)
+  --model-dir DIR      model bundle folder (default models/reference)
+
+demo options:
+  --serve              keep the status page up on http://127.0.0.1:PORT until Ctrl-C
+  --port N             status page port (default 8080)
+`;
+
+type Command = (args: string[], logger: Logger) => Promise<number>;
+
+/** Subcommands by name; each parses its own options and returns the exit code. */
+const COMMANDS: Record<string, Command> = {
+  scan: scanCommand,
+  demo: demoCommand,
+};
+
+/** Exit codes: 0 done, 1 the command failed, 2 the command line is invalid. */
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  // One-shot commands print their result on stdout; the log on stderr keeps to warnings.
+  const logger = createLogger({ level: process.env.BV_EDGE_LOG_LEVEL ?? 'warn' });
+  try {
+    if (name === undefined || name === '--help' || name === 'help') {
+      process.stdout.write(USAGE);
+      return name === undefined ? 2 : 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(
+        `Unknown command "${name}". Use one of: ${Object.keys(COMMANDS).join(', ')}.`,
+      );
+    }
+    return await command(rest, logger);
+  } catch (error) {
+    return reportError(error, logger);
+  }
+}
+
+function reportError(error: unknown, logger: Logger): number {
+  if (error instanceof BvEdgeError) {
+    process.stderr.write(`bv-edge: ${error.message}\n`);
+    logger.debug({ err: error }, 'command failed');
+    return error instanceof UsageError || error.code === 'invalid_covariates' ? 2 : 1;
+  }
+  logger.error({ err: error }, 'command failed with an unexpected error');
+  process.stderr.write(`bv-edge: unexpected error: ${(error as Error).message}\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bv-edge: ${String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

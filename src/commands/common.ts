@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config.ts';
+import { BvEdgeError } from '../core/errors.ts';
+
+/** An invalid command line; the CLI exits with code 2. */
+export class UsageError extends BvEdgeError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+export function parseCommandLine(args: string[], options: OptionSpec) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true });
+  } catch (cause) {
+    throw new UsageError(`${(cause as Error).message}. Run bv-edge --help for the options.`);
+  }
+}
+
+export function configFrom(values: Record<string, unknown>): Config {
+  return loadConfig({
+    ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] as string }),
+    ...(values['model-dir'] !== undefined && { modelDir: values['model-dir'] as string }),
+    ...(values.broker !== undefined && { mqtt: { url: values.broker as string } }),
+  });
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { nadlerBloodVolumeMl } from '../clinical/nadler.ts';
+import { BvEdgeError } from '../core/errors.ts';
+import { VIEW_NAMES, type ViewName } from '../core/image.ts';
+import type { Logger } from '../core/log.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import type { Covariates, Estimate, ScanRecord, ViewResult } from './types.ts';
+import { scanView, type ViewInput } from './view-scan.ts';
+
+export interface ScanRequest {
+  caseId?: string;
+  covariates: Covariates;
+  views: ViewInput[];
+}
+
+/**
+ * Runs every view of a scan and fuses them into one estimate. Nothing is stored here: a failure
+ * in any view rejects the whole scan, so the caller never stores a partial case.
+ */
+export async function runScan(
+  request: ScanRequest,
+  engine: InferenceEngine,
+  logger: Logger,
+): Promise<ScanRecord> {
+  checkViews(request.views, engine);
+  const caseId = request.caseId ?? `case-${randomUUID()}`;
+  const log = logger.child({ caseId });
+  const views: ViewResult[] = [];
+  for (const input of request.views) {
+    views.push(await scanView(input, engine, log));
+    log.info({ view: input.view }, 'view measured');
+  }
+
+  const nadlerMl = nadlerBloodVolumeMl(request.covariates);
+  const features: Partial<Record<ViewName, Float32Array>> = {};
+  for (const view of views) features[view.view] = Float32Array.from(view.features);
+  const fused = await engine.runFusion(features, fusionCovariates(request.covariates, nadlerMl));
+  const manifest = engine.bundle.manifest;
+  const estimate: Estimate = {
+    bvMl: fused.bvMl,
+    bvMlPerKg: fused.bvMl / request.covariates.weightKg,
+    lowerMl: fused.lowerMl,
+    upperMl: fused.upperMl,
+    nadlerMl,
+    modelName: manifest.name,
+    modelVersion: manifest.version,
+    intendedUse: manifest.intendedUse,
+    notice: manifest.notice,
+    executionProvider: engine.executionProvider,
+  };
+  log.info({ bvMl: Math.round(estimate.bvMl) }, 'estimate ready');
+  return {
+    caseId,
+    estimateId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    covariates: request.covariates,
+    views,
+    estimate,
+  };
+}
+
+/**
+ * Covariates in the order and units of the reference manifest: height cm, weight kg, sex (1 male),
+ * age years, Nadler mL. A missing age is sent as the manifest's default age.
+ */
+function fusionCovariates(covariates: Covariates, nadlerMl: number): Float32Array {
+  return Float32Array.from([
+    covariates.heightCm,
+    covariates.weightKg,
+    covariates.sex === 'male' ? 1 : 0,
+    covariates.ageYears ?? DEFAULT_AGE_YEARS,
+    nadlerMl,
+  ]);
+}
+
+/** Age used when none is entered; the reference fusion model gives age no weight. */
+const DEFAULT_AGE_YEARS = 50;
+
+function checkViews(views: ViewInput[], engine: InferenceEngine): void {
+  const seen = new Set<ViewName>();
+  for (const input of views) {
+    if (seen.has(input.view)) {
+      throw new BvEdgeError('duplicate_view', `View ${input.view} is given twice. Give it once.`, {
+        value: input.view,
+      });
+    }
+    seen.add(input.view);
+  }
+  const manifest = engine.bundle.manifest;
+  const missing = manifest.requiredViews.filter((view) => !seen.has(view));
+  if (missing.length > 0) {
+    throw new BvEdgeError(
+      'missing_views',
+      `Model ${manifest.name} ${manifest.version} requires the views ${missing.join(', ')}. ` +
+        `Add --view ${missing[0]}=FILE for each (views: ${VIEW_NAMES.join(', ')}).`,
+      { value: missing },
+    );
+  }
+}

@@ -1,0 +1,87 @@
+import type { Point, Rect, ViewName } from '../core/image.ts';
+
+export type Sex = 'female' | 'male';
+
+/** Patient covariates entered at the cart. Height in cm, weight in kg, age in years. */
+export interface Covariates {
+  heightCm: number;
+  weightKg: number;
+  sex: Sex;
+  ageYears?: number;
+}
+
+/** Summary statistics of one measured quantity over the clip. */
+export interface SeriesSummary {
+  mean: number;
+  min: number;
+  max: number;
+}
+
+/** Lumen measurements and classic indices of one view, in physical units. */
+export interface ViewMeasurements {
+  /** Lumen cross-section area, mm². */
+  areaMm2: SeriesSummary;
+  /** Anteroposterior (vertical in the image) lumen diameter, mm. */
+  apDiameterMm: SeriesSummary;
+  /** Lateral (horizontal in the image) lumen diameter, mm. */
+  lateralDiameterMm: SeriesSummary;
+  /** (Dmax − Dmin) / Dmax of the AP diameter, veins only; dimensionless 0–1. */
+  collapsibilityIndex?: number;
+  /** (Amax − Amin) / Amean of the lumen area, artery only; dimensionless. */
+  pulsatilityIndex?: number;
+  /** Heart rate from the lumen pulsation, artery only, beats per minute. */
+  heartRateBpm?: number;
+  /** Fraction of frames in which the lumen was found, 0–1. */
+  trackedFraction: number;
+}
+
+/** Everything measured and inferred for one view of a scan. */
+export interface ViewResult {
+  view: ViewName;
+  source: string;
+  /** Ultrasound image area inside the source frame, in source pixels. */
+  imageArea: Rect;
+  /** Seed the lumen was tracked from, in source pixels; `seeded` is false when found automatically. */
+  seed: Point;
+  seeded: boolean;
+  frameCount: number;
+  fps: number;
+  durationS: number;
+  /** Millimetres per source pixel used for the physical units. */
+  mmPerPixel: number;
+  measurements: ViewMeasurements;
+  /** Per-frame lumen area series, mm², for the training record. */
+  areaSeriesMm2: number[];
+  /** Output of the view's ONNX model. */
+  features: number[];
+}
+
+export interface Estimate {
+  /** Estimated total blood volume, mL. */
+  bvMl: number;
+  /** Same, per kg body weight, mL/kg. */
+  bvMlPerKg: number;
+  /** 95 % interval, mL. */
+  lowerMl: number;
+  upperMl: number;
+  /** Nadler's formula for the same patient, mL. */
+  nadlerMl: number;
+  modelName: string;
+  modelVersion: string;
+  intendedUse: string;
+  notice: string;
+  /** Execution provider the models ran on, e.g. "cpu". */
+  executionProvider: string;
+}
+
+/** A finished scan: what `saveScan` stores in one transaction and the outbox carries. */
+export interface ScanRecord {
+  /** Pseudonymous case id (never a name or MRN). */
+  caseId: string;
+  /** Stable id of the estimate event, a UUID. */
+  estimateId: string;
+  createdAt: string;
+  covariates: Covariates;
+  views: ViewResult[];
+  estimate: Estimate;
+}

@@ -1,0 +1,131 @@
+import { basename } from 'node:path';
+import { decodeClip } from '../capture/decode.ts';
+import { detectImageArea } from '../capture/image-area.ts';
+import { BvEdgeError } from '../core/errors.ts';
+import { toGray, type Point, type Rect, type ViewName } from '../core/image.ts';
+import type { Logger } from '../core/log.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import { cropAndResample } from '../inference/preprocess.ts';
+import { computeMeasurements, findVesselSeed, trackLumen } from '../vessel/index.ts';
+import type { ViewResult } from './types.ts';
+
+/**
+ * Imaging depth assumed for each view when the operator gives none, in cm. Scanner video carries
+ * no pixel spacing, so millimetres per pixel come from the depth spanning the image area height:
+ * a linear probe on the neck is typically set to about 4 cm, a curved probe on the IVC to 16 cm.
+ */
+export const DEFAULT_DEPTH_CM: Record<ViewName, number> = { ijv: 4, scv: 4, ca: 4, ivc: 16 };
+
+/** The crop fed to a view model is never smaller than this, in source pixels. */
+const MIN_CROP_SIDE_PX = 32;
+
+export interface ViewInput {
+  view: ViewName;
+  path: string;
+  seed?: Point;
+  depthCm?: number;
+  /** Known pixel spacing, mm per source pixel; takes precedence over `depthCm`. */
+  mmPerPixel?: number;
+}
+
+/** Decodes one clip, finds and tracks the vessel, measures it and runs the view model. */
+export async function scanView(
+  input: ViewInput,
+  engine: InferenceEngine,
+  logger: Logger,
+): Promise<ViewResult> {
+  const log = logger.child({ view: input.view, file: basename(input.path) });
+  const spec = engine.bundle.manifest.views[input.view];
+  const clip = await decodeClip(input.path, { pixelFormat: spec.input.pixelFormat });
+  log.debug({ frames: clip.frames.length, fps: clip.fps }, 'decoded clip');
+  if (input.seed) checkSeed(input, clip.width, clip.height);
+
+  const imageArea = detectImageArea(clip, input.seed ? { near: input.seed } : {});
+  const grayFrames = clip.frames.map(toGray);
+  const seed = input.seed ?? findVesselSeed(grayFrames, imageArea);
+  if (!seed) {
+    throw new BvEdgeError(
+      'vessel_not_found',
+      `No vessel found in the ${input.view} clip ${input.path}. ` +
+        `Pass --seed ${input.view}=X,Y with a point inside the lumen, in source pixels.`,
+      { value: input.path },
+    );
+  }
+  const track = trackLumen(grayFrames, seed);
+  const depthCm = input.depthCm ?? DEFAULT_DEPTH_CM[input.view];
+  const mmPerPixel = input.mmPerPixel ?? (depthCm * 10) / imageArea.height;
+  const { measurements, areaSeriesMm2 } = computeMeasurements(
+    input.view,
+    track,
+    clip.timestampsS,
+    mmPerPixel,
+  );
+  if (measurements.trackedFraction < 0.5) {
+    throw new BvEdgeError(
+      'vessel_lost',
+      `The ${input.view} lumen was tracked in only ${Math.round(measurements.trackedFraction * 100)} % ` +
+        `of the frames of ${input.path}. Rescan with the probe still, or pass --seed ${input.view}=X,Y.`,
+      { value: input.path },
+    );
+  }
+
+  const { centre, sidePx } = cropWindow(track.perFrame, imageArea, spec.input.cropScale);
+  const { tensor, shortClip } = cropAndResample(
+    clip.frames,
+    clip.timestampsS,
+    centre,
+    sidePx,
+    spec.input,
+  );
+  if (shortClip) log.warn('clip is shorter than the model window; the last frame is held');
+  const features = await engine.runView(input.view, tensor);
+
+  return {
+    view: input.view,
+    source: basename(input.path),
+    imageArea,
+    seed,
+    seeded: input.seed !== undefined,
+    frameCount: clip.frames.length,
+    fps: clip.fps,
+    durationS: clip.frames.length / clip.fps,
+    mmPerPixel,
+    measurements,
+    areaSeriesMm2,
+    features: Array.from(features),
+  };
+}
+
+function checkSeed(input: ViewInput, width: number, height: number): void {
+  const seed = input.seed!;
+  if (seed.x < 0 || seed.y < 0 || seed.x >= width || seed.y >= height) {
+    throw new BvEdgeError(
+      'seed_outside_frame',
+      `Seed ${input.view}=${seed.x},${seed.y} is outside the ${width}x${height} frame of ` +
+        `${input.path}. Give X in 0–${width - 1} and Y in 0–${height - 1}.`,
+      { value: seed },
+    );
+  }
+}
+
+/** Centres the model crop on the median lumen centroid, sized to the largest lumen seen. */
+function cropWindow(
+  perFrame: { found: boolean; centroid: Point; areaPx: number }[],
+  imageArea: Rect,
+  cropScale: number,
+): { centre: Point; sidePx: number } {
+  const found = perFrame.filter((frame) => frame.found);
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  };
+  const centre = {
+    x: median(found.map((frame) => frame.centroid.x)),
+    y: median(found.map((frame) => frame.centroid.y)),
+  };
+  const maxArea = Math.max(...found.map((frame) => frame.areaPx));
+  const equivalentDiameter = 2 * Math.sqrt(maxArea / Math.PI);
+  const limit = Math.min(imageArea.width, imageArea.height);
+  const sidePx = Math.min(limit, Math.max(MIN_CROP_SIDE_PX, cropScale * equivalentDiameter));
+  return { centre, sidePx };
+}
