@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { decodeClip } from '../capture/decode.ts';
 import { detectImageArea } from '../capture/image-area.ts';
 import { BvEdgeError } from '../core/errors.ts';
-import { toGray, type Point, type Rect, type ViewName } from '../core/image.ts';
+import { toGray, type Clip, type Point, type Rect, type ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { cropAndResample } from '../inference/preprocess.ts';
@@ -26,21 +26,38 @@ export interface ViewInput {
   depthCm?: number;
   /** Known pixel spacing, mm per source pixel; takes precedence over `depthCm`. */
   mmPerPixel?: number;
+  /** Image area set by the operator or found by live capture; detected from the clip if absent. */
+  imageArea?: Rect;
 }
 
-/** Decodes one clip, finds and tracks the vessel, measures it and runs the view model. */
+/** Decodes one clip file and analyses it. */
 export async function scanView(
+  input: ViewInput,
+  engine: InferenceEngine,
+  logger: Logger,
+): Promise<ViewResult> {
+  const spec = engine.bundle.manifest.views[input.view];
+  const clip = await decodeClip(input.path, { pixelFormat: spec.input.pixelFormat });
+  return analyseClip(clip, input, engine, logger);
+}
+
+/**
+ * Finds and tracks the vessel in a decoded clip, measures it and runs the view model. The clip
+ * may come from a file or from live capture; `input.path` only names it in messages.
+ */
+export async function analyseClip(
+  clip: Clip,
   input: ViewInput,
   engine: InferenceEngine,
   logger: Logger,
 ): Promise<ViewResult> {
   const log = logger.child({ view: input.view, file: basename(input.path) });
   const spec = engine.bundle.manifest.views[input.view];
-  const clip = await decodeClip(input.path, { pixelFormat: spec.input.pixelFormat });
-  log.debug({ frames: clip.frames.length, fps: clip.fps }, 'decoded clip');
+  log.debug({ frames: clip.frames.length, fps: clip.fps }, 'analysing clip');
   if (input.seed) checkSeed(input, clip.width, clip.height);
 
-  const imageArea = detectImageArea(clip, input.seed ? { near: input.seed } : {});
+  const imageArea =
+    input.imageArea ?? detectImageArea(clip, input.seed ? { near: input.seed } : {});
   const grayFrames = clip.frames.map(toGray);
   const seed = input.seed ?? findVesselSeed(grayFrames, imageArea);
   if (!seed) {
