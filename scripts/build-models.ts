@@ -41,6 +41,9 @@ import {
   standardise,
 } from '../src/inference/ridge.ts';
 import { encodeTestVectorPixels, type TestVector } from '../src/inference/test-vector.ts';
+import { validateBundle } from '../src/inference/validate.ts';
+import { formatViolation } from '../src/inference/violation.ts';
+import { BvEdgeError } from '../src/core/errors.ts';
 import {
   COHORT_VOLUME_STATE_RANGE,
   drawCohort,
@@ -483,6 +486,18 @@ function jsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Runs `bv-edge model validate` on the written bundle, so that a build never ships a broken one. */
+async function checkContract(outDir: string, logger: Logger): Promise<void> {
+  const report = await validateBundle(outDir, { providers: ['cpu'], logger });
+  if (report.violations.length === 0) return;
+  throw new BvEdgeError(
+    'bundle_invalid',
+    `The bundle built in ${outDir} breaks the model contract: ` +
+      `${report.violations.map(formatViolation).join('; ')}. Fix scripts/build-models.ts.`,
+    { value: report.violations },
+  );
+}
+
 /** Builds every model, fits the fusion on the phantom cohort and writes the bundle to `outDir`. */
 export async function buildReferenceBundle(
   outDir: string,
@@ -521,6 +536,7 @@ export async function buildReferenceBundle(
   const manifest = parseManifest(buildManifest(sha256, metrics, seed), 'the built manifest');
   const manifestBytes = jsonBytes(manifest);
   Object.assign(sha256, await writeFiles(outDir, { [MANIFEST_FILE]: manifestBytes }));
+  await checkContract(outDir, logger);
   return { outDir, sha256, metrics };
 }
 

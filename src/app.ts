@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from './config.ts';
+import { BvEdgeError } from './core/errors.ts';
+import type { Config } from './config/index.ts';
 import type { Logger } from './core/log.ts';
 import { InferenceEngine } from './inference/engine.ts';
 import { loadBundle } from './inference/bundle.ts';
+import { engineOptionsFromConfig } from './inference/engine-options.ts';
 import { estimateMessage } from './mqtt/payload.ts';
 import { OutboxPublisher, type DrainResult } from './mqtt/publisher.ts';
 import { defaultTopicBase, estimatesTopic } from './mqtt/topics.ts';
@@ -48,16 +50,25 @@ export class App {
   }
 
   async open(): Promise<void> {
-    mkdirSync(this.config.dataDir, { recursive: true });
+    try {
+      mkdirSync(this.config.dataDir, { recursive: true });
+    } catch (cause) {
+      throw new BvEdgeError(
+        'data_dir_invalid',
+        `Cannot create the data folder ${this.config.dataDir}: ${(cause as Error).message}. ` +
+          'Pass --data-dir (or set BV_EDGE_HOME) with a writable folder.',
+        { value: this.config.dataDir, cause },
+      );
+    }
     this.storeInstance = openDatabase(
       join(this.config.dataDir, 'bv-edge.sqlite'),
       this.logger.child({ subsystem: 'store' }),
     );
     const bundle = await loadBundle(this.config.modelDir);
-    this.engineInstance = await InferenceEngine.create(bundle, {
-      providers: this.config.providers,
-      logger: this.logger.child({ subsystem: 'inference' }),
-    });
+    this.engineInstance = await InferenceEngine.create(
+      bundle,
+      engineOptionsFromConfig(this.config, this.logger.child({ subsystem: 'inference' })),
+    );
   }
 
   /** Scans, stores the case with its outbox message in one transaction, then tries to deliver. */

@@ -2,12 +2,21 @@ import { BvEdgeError } from './core/errors.ts';
 import { VIEW_NAMES } from './core/image.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { UsageError } from './commands/common.ts';
+import { anhCommand } from './commands/anh.ts';
+import { ANH_OPTIONS_HELP } from './commands/anh-options.ts';
 import { demoCommand } from './commands/demo.ts';
+import { labelCommand } from './commands/label.ts';
+import { modelCommand } from './commands/model.ts';
+import { runCommand } from './commands/run.ts';
 import { scanCommand } from './commands/scan.ts';
 
 const USAGE = `Usage:
   bv-edge scan --view VIEW=FILE ... --height-cm N --weight-kg N --sex female|male [options]
   bv-edge demo [--serve] [--port N]
+  bv-edge run [--config FILE]
+  bv-edge model validate DIR [--providers LIST] [--fp16] [--json]
+  bv-edge anh --hb-before N --hb-after N --unit U --withdrawn-ml N [options]
+  bv-edge label --case-id ID --entered-by NAME --hb-before N --hb-after N --unit U ... [options]
 
 scan options:
   --view VIEW=FILE     clip of one view; VIEW is one of ${VIEW_NAMES.join(', ')}; repeat per view
@@ -15,17 +24,24 @@ scan options:
   --weight-kg N        patient weight, kg
   --sex female|male    patient sex
   --age N              patient age, years
+  --hb N               preoperative hemoglobin, in --hb-unit (for the study-population check)
+  --hb-unit U          g/dL (default), g/L or mmol/L
   --seed VIEW=X,Y      a point inside the vessel lumen, in pixels of the source frame
   --depth-cm VIEW=N    imaging depth of the view, cm (sets mm per pixel; defaults per view)
   --case-id ID         pseudonymous case id; never a name or MRN (default: generated)
   --json               print one JSON object instead of the summary
   --broker URL         MQTT broker (default mqtt://127.0.0.1:1883)
-  --data-dir DIR       database folder (default ./var, or BV_EDGE_HOME)
+  --data-dir DIR       database folder (default var/ in the checkout, or BV_EDGE_HOME)
   --model-dir DIR      model bundle folder (default models/reference)
 
 demo options:
   --serve              keep the status page up on http://127.0.0.1:PORT until Ctrl-C
   --port N             status page port (default 8080)
+
+anh and label options (anh prints the ANH blood-volume label; label also stores it against a
+scanned case and queues the training record):
+${ANH_OPTIONS_HELP}  --case-id ID           label only: the scanned case
+  --entered-by NAME      label only: who entered the values (kept in the audit log on the cart)
 `;
 
 type Command = (args: string[], logger: Logger) => Promise<number>;
@@ -34,13 +50,20 @@ type Command = (args: string[], logger: Logger) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   scan: scanCommand,
   demo: demoCommand,
+  anh: anhCommand,
+  label: labelCommand,
+  run: runCommand,
+  model: modelCommand,
 };
+
+/** The daemon logs its starts, stops and retries; one-shot commands keep stderr to warnings. */
+const DEFAULT_LOG_LEVEL: Record<string, string> = { run: 'info' };
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line is invalid. */
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  // One-shot commands print their result on stdout; the log on stderr keeps to warnings.
-  const logger = createLogger({ level: process.env.BV_EDGE_LOG_LEVEL ?? 'warn' });
+  const level = process.env.BV_EDGE_LOG_LEVEL ?? DEFAULT_LOG_LEVEL[name ?? ''] ?? 'warn';
+  const logger = createLogger({ level });
   try {
     if (name === undefined || name === '--help' || name === 'help') {
       process.stdout.write(USAGE);
@@ -58,11 +81,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Error codes that mean the command line itself is invalid. */
+const USAGE_ERROR_CODES = new Set(['invalid_covariates', 'missing_views', 'duplicate_view']);
+
 function reportError(error: unknown, logger: Logger): number {
   if (error instanceof BvEdgeError) {
     process.stderr.write(`bv-edge: ${error.message}\n`);
     logger.debug({ err: error }, 'command failed');
-    return error instanceof UsageError || error.code === 'invalid_covariates' ? 2 : 1;
+    return error instanceof UsageError || USAGE_ERROR_CODES.has(error.code) ? 2 : 1;
   }
   logger.error({ err: error }, 'command failed with an unexpected error');
   process.stderr.write(`bv-edge: unexpected error: ${(error as Error).message}\n`);

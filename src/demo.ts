@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { App } from './app.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config/index.ts';
 import { VIEW_NAMES } from './core/image.ts';
 import type { Logger } from './core/log.ts';
 import { createStatusApp, serveStatus } from './http/index.ts';
@@ -48,7 +48,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     subscriber = await connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
     const topicFilter = `bv-edge/v1/${config.mqtt.site}/${config.mqtt.device}/estimates`;
     await subscriber.subscribeAsync(topicFilter, { qos: 1 });
-    const received = waitForMessage(subscriber, RECEIVE_TIMEOUT_MS);
+    const received = collectMessages(subscriber);
 
     await app.open();
     const { record, delivery } = await app.scan({
@@ -66,7 +66,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       `Phantom truth:         ${Math.round(trueMl)} mL ` +
         `(the phantom patient is at ${DEMO_VOLUME_STATE * 100} % of Nadler's value)\n\n`,
     );
-    const message = await received;
+    const message = await received.next(RECEIVE_TIMEOUT_MS);
     out.write(`MQTT message received on ${message.topic}:\n${message.payload}\n`);
 
     if (options.serve) await serveUntilStopped(app, record, options);
@@ -78,20 +78,34 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
 }
 
-function waitForMessage(
-  client: MqttClient,
-  timeoutMs: number,
-): Promise<{ topic: string; payload: string }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`No MQTT message arrived within ${timeoutMs} ms.`)),
-      timeoutMs,
-    );
-    client.once('message', (topic, payload) => {
-      clearTimeout(timer);
-      resolve({ topic, payload: payload.toString('utf8') });
-    });
+/**
+ * Collects the subscriber's messages from now on. `next()` resolves with the first one, waiting
+ * at most `timeoutMs` from the call, so a slow scan before it does not use up the wait.
+ */
+function collectMessages(client: MqttClient): {
+  next(timeoutMs: number): Promise<{ topic: string; payload: string }>;
+} {
+  const messages: { topic: string; payload: string }[] = [];
+  let notify: (() => void) | undefined;
+  client.on('message', (topic, payload) => {
+    messages.push({ topic, payload: payload.toString('utf8') });
+    notify?.();
   });
+  return {
+    next(timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`No MQTT message arrived within ${timeoutMs} ms.`)),
+          timeoutMs,
+        );
+        notify = () => {
+          clearTimeout(timer);
+          resolve(messages[0]!);
+        };
+        if (messages.length > 0) notify();
+      });
+    },
+  };
 }
 
 async function serveUntilStopped(app: App, record: ScanRecord, options: DemoOptions) {

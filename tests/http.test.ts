@@ -67,6 +67,10 @@ function sampleRecord(caseId: string): ScanRecord {
       intendedUse: 'research and engineering tests',
       notice: 'Reference model, not for clinical use.',
       executionProvider: 'cpu',
+      population: {
+        inPopulation: false,
+        reasons: ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL'],
+      },
     },
   };
 }

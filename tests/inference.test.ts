@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +13,7 @@ import { VIEW_NAMES, type GrayFrame, type ViewName } from '../src/core/image.ts'
 import { silentLogger, type Logger } from '../src/core/log.ts';
 import { loadBundle, sha256Hex, type ModelBundle } from '../src/inference/bundle.ts';
 import { InferenceEngine } from '../src/inference/engine.ts';
+import { logEngineBuild, modelLoadSpecs, onnxruntimeVersion } from '../src/inference/load.ts';
 import { parseManifest, type ViewInputSpec } from '../src/inference/manifest.ts';
 import { cropAndResample, selectFrames } from '../src/inference/preprocess.ts';
 import {
@@ -21,7 +22,9 @@ import {
   testVectorClip,
   type TestVector,
 } from '../src/inference/test-vector.ts';
+import { detectGpuName, engineCachePath } from '../src/inference/tensorrt.ts';
 import { generatePhantomClip, type PhantomClip } from '../src/phantom/clip.ts';
+import { buildSmallBundle, SMALL_FEATURE_NAMES } from './fixtures/small-bundle.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const referenceDir = join(repoRoot, 'models', 'reference');
@@ -392,6 +395,28 @@ describe('InferenceEngine', () => {
     await assertRejectsWith(engine.runFusion(features, covariates), 'estimate_out_of_range', [
       'plausible range 1000–15000 mL',
     ]);
+    const rejected = logRecords().filter((record) => record.code === 'estimate_out_of_range');
+    assert.equal(rejected.length, 1, 'expected one logged rejection');
+    assert.equal(rejected[0]!.level, 40);
+    assert.match(String(rejected[0]!.msg), /^model output rejected: Estimated blood volume/);
+  });
+
+  test('reports the provider per model', () => {
+    assert.deepEqual(engine.providers, {
+      ijv: 'cpu',
+      scv: 'cpu',
+      ivc: 'cpu',
+      ca: 'cpu',
+      fusion: 'cpu',
+    });
+    assert.deepEqual(
+      engine.models.map((model) => model.key),
+      ['ijv', 'scv', 'ivc', 'ca', 'fusion'],
+    );
+    for (const model of engine.models) {
+      assert.ok(model.createMs > 0, `${model.key} createMs ${model.createMs}`);
+      assert.ok(model.warmUpMs > 0, `${model.key} warmUpMs ${model.warmUpMs}`);
+    }
   });
 
   test('runFusion clips far-off features', async () => {
@@ -427,6 +452,232 @@ test('unknown provider is rejected', async () => {
     'execution_provider_invalid',
     ['npu'],
   );
+});
+
+describe('second bundle', () => {
+  let engine: InferenceEngine;
+  let bundle: ModelBundle;
+  let vector: TestVector;
+
+  before(async () => {
+    const dir = tempDir('small');
+    await buildSmallBundle(dir);
+    bundle = await loadBundle(dir);
+    vector = await loadTestVector(bundle);
+    engine = await InferenceEngine.create(bundle, { providers: ['cpu'], logger: silentLogger() });
+  });
+
+  after(async () => {
+    await engine.close();
+  });
+
+  test('loads with 3 features per view', async () => {
+    assert.deepEqual(bundle.manifest.views.ijv.output.featureNames, SMALL_FEATURE_NAMES);
+    const clip = testVectorClip(vector, 'ijv', bundle.manifest.views.ijv.input);
+    assert.equal(clip.length, 8 * 16 * 16);
+    const features = await engine.runView('ijv', clip);
+    assert.equal(features.length, 3);
+    const report = await runTestVector(engine, vector);
+    assert.deepEqual(report.mismatches, []);
+  });
+
+  test('masks the optional view', async () => {
+    const features = vectorFeatures(vector);
+    assert.equal(features.scv, undefined, 'the small test vector leaves scv out');
+    const covariates = Float32Array.from(vector.fusion.covariates);
+    const without = await engine.runFusion(features, covariates);
+    // With scv present, its features (mean grey level near 0.4) move the estimate.
+    features.scv = Float32Array.from(vector.views.scv.expectedFeatures);
+    const withScv = await engine.runFusion(features, covariates);
+    assert.ok(Math.abs(withScv.bvMl - without.bvMl) > 1, `${withScv.bvMl} vs ${without.bvMl}`);
+  });
+
+  test('refuses missing required views', async () => {
+    const features = vectorFeatures(vector);
+    delete features.ivc;
+    delete features.ca;
+    await assertRejectsWith(
+      engine.runFusion(features, Float32Array.from(vector.fusion.covariates)),
+      'views_missing',
+      ['Missing required views ivc, ca', 'requires ijv, ivc, ca'],
+    );
+  });
+});
+
+test('main thread runs during a model run', async () => {
+  const dir = tempDir('slow');
+  await buildSmallBundle(dir, { slowView: 'ivc' });
+  const bundle = await loadBundle(dir);
+  const engine = await InferenceEngine.create(bundle, { logger: silentLogger() });
+  try {
+    const vector = await loadTestVector(bundle);
+    const clip = testVectorClip(vector, 'ivc', bundle.manifest.views.ivc.input);
+    let turns = 0;
+    let running = true;
+    const turn = (): void => {
+      turns += 1;
+      if (running) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const features = await engine.runView('ivc', clip);
+    running = false;
+    assert.deepEqual(Array.from(features), vector.views.ivc.expectedFeatures.map(Math.fround));
+    // onnxruntime-node runs a model synchronously on the calling thread, so with the session on
+    // the main thread the event loop would not turn until the run ends.
+    assert.ok(turns >= 10, `the event loop turned ${turns} times during one slow view run`);
+  } finally {
+    await engine.close();
+  }
+});
+
+describe('non-finite outputs', () => {
+  test('NaN features are rejected and logged', async () => {
+    const dir = tempDir('nan-view');
+    await buildSmallBundle(dir, { nanView: 'ca' });
+    const bundle = await loadBundle(dir);
+    const captured = capturedLogger();
+    const engine = await InferenceEngine.create(bundle, { logger: captured.logger });
+    try {
+      const vector = await loadTestVector(bundle);
+      const clip = testVectorClip(vector, 'ca', bundle.manifest.views.ca.input);
+      await assertRejectsWith(engine.runView('ca', clip), 'model_output_invalid', [
+        'small-ca.onnx',
+        'non-finite intensity_mean (NaN)',
+      ]);
+    } finally {
+      await engine.close();
+    }
+    const rejected = captured.records().filter((record) => record.code === 'model_output_invalid');
+    assert.equal(rejected.length, 1, 'expected one logged rejection');
+    assert.equal(rejected[0]!.view, 'ca');
+  });
+
+  test('NaN estimate is rejected and logged', async () => {
+    const dir = tempDir('nan-fusion');
+    await buildSmallBundle(dir, { nanFusion: true });
+    const bundle = await loadBundle(dir);
+    const captured = capturedLogger();
+    const engine = await InferenceEngine.create(bundle, { logger: captured.logger });
+    try {
+      const vector = await loadTestVector(bundle);
+      await assertRejectsWith(
+        engine.runFusion(vectorFeatures(vector), Float32Array.from(vector.fusion.covariates)),
+        'estimate_invalid',
+        ['invalid estimate NaN mL'],
+      );
+    } finally {
+      await engine.close();
+    }
+    const rejected = captured.records().filter((record) => record.code === 'estimate_invalid');
+    assert.equal(rejected.length, 1, 'expected one logged rejection');
+    assert.equal(rejected[0]!.level, 40);
+  });
+});
+
+describe('TensorRT settings', () => {
+  const sha = 'a'.repeat(64);
+
+  test('cache folder keys on model, runtime, GPU', () => {
+    const path = engineCachePath('/cache', sha, '1.31.1', 'NVIDIA Jetson AGX Orin');
+    assert.equal(path, `/cache/${sha}_ort-1.31.1_nvidia-jetson-agx-orin`);
+    const others = [
+      engineCachePath('/cache', 'b'.repeat(64), '1.31.1', 'NVIDIA Jetson AGX Orin'),
+      engineCachePath('/cache', sha, '1.32.0', 'NVIDIA Jetson AGX Orin'),
+      engineCachePath('/cache', sha, '1.31.1', 'NVIDIA H200'),
+    ];
+    for (const other of others) assert.notEqual(other, path);
+    assert.equal(engineCachePath('/c', sha, '1.31.1', '***'), `/c/${sha}_ort-1.31.1_unknown-gpu`);
+  });
+
+  test('GPU name falls back to unknown-gpu', async () => {
+    const name = await detectGpuName(0);
+    assert.equal(typeof name, 'string');
+    assert.ok(name.length > 0, 'GPU name is empty');
+    if (!existsSync('/proc/driver/nvidia/gpus') && !existsSync('/proc/device-tree/model')) {
+      // nvidia-smi may still report a name where the driver is installed.
+      assert.ok(name === 'unknown-gpu' || /nvidia/i.test(name), `GPU name ${name}`);
+    }
+  });
+
+  test('logs before a first engine build', () => {
+    const cachePath = tempDir('trt-cache');
+    const spec = {
+      key: 'ijv' as const,
+      file: 'view-ijv.onnx',
+      bytes: new Uint8Array(),
+      inputs: [],
+      tensorrt: { deviceId: 0, fp16: false, engineCachePath: cachePath },
+    };
+    const event = {
+      type: 'session-starting' as const,
+      key: 'ijv' as const,
+      file: 'view-ijv.onnx',
+      provider: 'tensorrt' as const,
+    };
+    const captured = capturedLogger();
+    logEngineBuild(event, [spec], captured.logger);
+    logEngineBuild({ ...event, provider: 'cpu' }, [spec], captured.logger);
+    writeFileSync(join(cachePath, 'TensorrtExecutionProvider_sm90.engine'), 'engine');
+    logEngineBuild(event, [spec], captured.logger);
+    const records = captured.records();
+    assert.equal(records.length, 2, JSON.stringify(records));
+    assert.equal(records[0]!.level, 40);
+    assert.match(
+      String(records[0]!.msg),
+      /^building the TensorRT engine for view-ijv\.onnx; the first build can take several minutes on a Jetson$/,
+    );
+    assert.equal(records[1]!.msg, 'loading cached TensorRT engine');
+  });
+
+  test('cache folders per model', async () => {
+    const bundle = await loadBundle(referenceDir);
+    const root = tempDir('trt-root');
+    const specs = await modelLoadSpecs(bundle, ['tensorrt', 'cpu'], {
+      engineCacheDir: root,
+      fp16: true,
+    });
+    const gpu = await detectGpuName(0);
+    assert.deepEqual(
+      specs.map((spec) => spec.file),
+      ['view-ijv.onnx', 'view-scv.onnx', 'view-ivc.onnx', 'view-ca.onnx', 'fusion.onnx'],
+    );
+    for (const spec of specs) {
+      const sha256 =
+        spec.key === 'fusion'
+          ? bundle.manifest.fusion.sha256
+          : bundle.manifest.views[spec.key].sha256;
+      const expected = engineCachePath(root, sha256, onnxruntimeVersion(), gpu);
+      assert.equal(spec.tensorrt.engineCachePath, expected);
+      assert.ok(existsSync(expected), `${expected} was not created`);
+      assert.equal(spec.tensorrt.fp16, true);
+    }
+    const withoutTensorRt = await modelLoadSpecs(bundle, ['cpu'], { engineCacheDir: root });
+    for (const spec of withoutTensorRt) assert.equal(spec.tensorrt.engineCachePath, null);
+  });
+
+  test('unwritable cache folder is rejected', async () => {
+    const file = join(tempDir('trt-file'), 'not-a-folder');
+    writeFileSync(file, 'x');
+    await assertRejectsWith(
+      modelLoadSpecs(await loadBundle(referenceDir), ['tensorrt'], { engineCacheDir: file }),
+      'tensorrt_cache_invalid',
+      [file, 'writable path'],
+    );
+  });
+
+  test('tensorrt options still fall back to cpu', async () => {
+    const captured = capturedLogger();
+    const engine = await InferenceEngine.create(await loadBundle(referenceDir), {
+      providers: ['tensorrt', 'cpu'],
+      tensorrt: { fp16: true, engineCacheDir: tempDir('trt') },
+      logger: captured.logger,
+    });
+    await engine.close();
+    assert.equal(engine.executionProvider, 'cpu');
+    const skipped = captured.records().filter((record) => record.provider === 'tensorrt');
+    assert.equal(skipped.length, 1, JSON.stringify(skipped));
+    assert.match(String(skipped[0]!.reason), /libonnxruntime_providers_tensorrt\.so/);
+  });
 });
 
 describe('cropAndResample', () => {

@@ -51,8 +51,10 @@ function assertPhysical(view: ViewResult): void {
   const m = view.measurements;
   const where = `${view.view} (${view.source})`;
   assert.ok(m.trackedFraction >= 0.5, `${where}: tracked fraction ${m.trackedFraction}`);
-  assert.ok(m.areaMm2.mean > 0.5 && m.areaMm2.mean < 2500, `${where}: area ${m.areaMm2.mean} mm²`);
-  assert.ok(m.areaMm2.min <= m.areaMm2.mean && m.areaMm2.mean <= m.areaMm2.max, where);
+  assert.ok(m.areaMm2.mean > 0.5, `${where}: area ${m.areaMm2.mean} mm²`);
+  assert.ok(m.areaMm2.mean < 2500, `${where}: area ${m.areaMm2.mean} mm²`);
+  assert.ok(m.areaMm2.min <= m.areaMm2.mean, `${where}: area min above mean`);
+  assert.ok(m.areaMm2.mean <= m.areaMm2.max, `${where}: area mean above max`);
   assert.ok(
     m.apDiameterMm.max > 0.3 && m.apDiameterMm.max < 45,
     `${where}: AP ${m.apDiameterMm.max}`,
@@ -133,10 +135,14 @@ test('scan real GIF clip', { skip: realClipsSkip }, async () => {
 
 test('scan summary says the estimate is queued', { skip: realClipsSkip }, async () => {
   const home = tempHome();
-  const result = await runCli(['scan', ...REAL_VIEWS, ...PATIENT, ...NO_BROKER], {
-    BV_EDGE_HOME: home,
-  });
+  const result = await runCli(
+    ['scan', ...REAL_VIEWS, ...PATIENT, '--hb', '80', '--hb-unit', 'g/L', ...NO_BROKER],
+    { BV_EDGE_HOME: home },
+  );
   assert.equal(result.code, 0, result.stderr);
+  // 80 g/L is 8.0 g/dL, below the study's minimum preoperative Hb of 10 g/dL.
+  assert.match(result.stdout, /Study population: outside the population the model was trained on/);
+  assert.match(result.stdout, /8\.0 g\/dL/);
   assert.match(result.stdout, /Blood volume estimate: \d+ mL \(\d+\.\d mL\/kg\), 95 % interval/);
   assert.match(result.stdout, /Nadler formula: +4724 mL/);
   assert.match(result.stdout, /Queued for MQTT: 1 message\(s\) wait in the outbox/);
@@ -185,6 +191,8 @@ test('scan rejects bad command lines', async (t) => {
     ['unknown view', ['--view', 'aorta=a.mp4'], /Invalid --view "aorta=a.mp4"/],
     ['bad seed', ['--seed', 'ijv=1'], /Invalid --seed "ijv=1": expected VIEW=X,Y/],
     ['case id with a name', ['--case-id', 'Jane Doe'], /Invalid --case-id "Jane Doe"/],
+    ['hemoglobin too high', ['--hb', '30'], /Invalid --hb "30" g\/dL: expected 3–25 g\/dL/],
+    ['unknown hemoglobin unit', ['--hb-unit', 'mg/dL'], /mg\/dL/],
   ];
   for (const [name, override, expected] of cases) {
     await t.test(name, async () => {

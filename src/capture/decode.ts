@@ -7,7 +7,7 @@ export type PixelFormat = 'gray8' | 'rgb24';
 
 export interface DecodeOptions {
   pixelFormat?: PixelFormat;
-  /** Give up after this many milliseconds of wall time; default 120000. */
+  /** Give up when no frame arrives for this many milliseconds; default 15000. */
   timeoutMs?: number;
   /** Stop after this many frames; default unlimited. */
   maxFrames?: number;
@@ -67,14 +67,19 @@ export async function decodeClip(path: string, options: DecodeOptions = {}): Pro
         reject(cause as Error);
       }
     };
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => {
+    const timeoutMs = options.timeoutMs ?? 15_000;
+    // A stall timer, restarted by every frame: some damaged GIFs never reach end of stream.
+    const onStall = (): void => {
       finish(
-        new BvEdgeError('decode_timeout', `Decoding ${path} timed out after ${timeoutMs} ms.`, {
-          value: path,
-        }),
+        new BvEdgeError(
+          'decode_timeout',
+          `Decoding ${path} timed out: no frame for ${timeoutMs} ms. The file is probably truncated or ` +
+            'damaged. Copy it again from the scanner.',
+          { value: path },
+        ),
       );
-    }, timeoutMs);
+    };
+    const timer = setTimeout(onStall, timeoutMs);
 
     pipeline.pollBus((message) => {
       if (message.type !== 'error') return;
@@ -101,6 +106,7 @@ export async function decodeClip(path: string, options: DecodeOptions = {}): Pro
         return finish();
       }
       frames.push(copyFrame(buffer, width, height, format.channels));
+      timer.refresh();
       if (options.maxFrames !== undefined && frames.length >= options.maxFrames) return finish();
       sink.pull(onSample);
     };

@@ -21,6 +21,8 @@ export interface GstCaps {
 }
 
 export interface GstAppSink {
+  /** basesink statistics as GStreamer serialises a structure, e.g. "..., dropped=(guint64)0, ...". */
+  readonly stats?: unknown;
   pull(callback: (buffer: Buffer | null | undefined, caps: GstCaps | undefined) => void): void;
 }
 
@@ -38,6 +40,8 @@ export interface GstPipeline {
   queryDuration(): number;
   /** Position in seconds, or -1 when unknown. */
   queryPosition(): number;
+  /** Seeks to a whole second with GstSeekFlags; returns whether the seek was accepted. */
+  seek(seconds: number, flags: number): boolean;
   'auto-flush-bus': boolean;
 }
 

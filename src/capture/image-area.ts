@@ -160,3 +160,23 @@ function pickRegion(mask: Uint8Array, width: number, height: number, near?: Poin
   }
   return best?.rect ?? null;
 }
+
+/**
+ * Returns the image area to use: the manual rectangle from the config, clipped to the frame,
+ * when one is set, else the automatic one. Returns null when neither is known, or when the
+ * manual rectangle lies wholly outside the frame.
+ */
+export function chooseImageArea(
+  manual: Rect | null,
+  automatic: Rect | null,
+  frame: { width: number; height: number } | null,
+): Rect | null {
+  if (manual === null) return automatic;
+  if (frame === null) return manual;
+  const left = Math.max(0, manual.x);
+  const top = Math.max(0, manual.y);
+  const right = Math.min(frame.width, manual.x + manual.width);
+  const bottom = Math.min(frame.height, manual.y + manual.height);
+  if (right <= left || bottom <= top) return null;
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}

@@ -46,7 +46,9 @@ function parseBounded(
     problems.push(`Missing ${name}: give it in ${limits.unit}.`);
     return undefined;
   }
-  const number = typeof value === 'number' ? value : Number(value);
+  // Plain decimals only: Number() would also read "0x64" as 100.
+  const decimal = typeof value === 'number' || /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value);
+  const number = decimal ? Number(value) : NaN;
   if (!Number.isFinite(number)) {
     problems.push(`Invalid ${name} "${value}": expected a number in ${limits.unit}.`);
     return undefined;

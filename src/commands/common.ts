@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfig, type Config } from '../config/index.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import { checkBrokerUrl } from '../mqtt/publisher.ts';
 
 /** An invalid command line; the CLI exits with code 2. */
 export class UsageError extends BvEdgeError {
@@ -20,6 +21,14 @@ export function parseCommandLine(args: string[], options: OptionSpec) {
 }
 
 export function configFrom(values: Record<string, unknown>): Config {
+  if (typeof values.broker === 'string') {
+    // Checked before any work, so a typo in the URL cannot leave a stored but failed scan.
+    try {
+      checkBrokerUrl(values.broker);
+    } catch (cause) {
+      throw new UsageError(`Invalid --broker: ${(cause as Error).message}`);
+    }
+  }
   return loadConfig({
     ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] as string }),
     ...(values['model-dir'] !== undefined && { modelDir: values['model-dir'] as string }),

@@ -1,4 +1,10 @@
 import { parseCovariates } from '../clinical/covariates.ts';
+import {
+  hemoglobinFromGdl,
+  hemoglobinToGdl,
+  parseHemoglobinUnit,
+  type HemoglobinUnit,
+} from '../clinical/units.ts';
 import { isViewName, VIEW_NAMES, type Point, type ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import { App } from '../app.ts';
@@ -15,6 +21,8 @@ export async function scanCommand(args: string[], logger: Logger): Promise<numbe
     'weight-kg': { type: 'string' },
     sex: { type: 'string' },
     age: { type: 'string' },
+    hb: { type: 'string' },
+    'hb-unit': { type: 'string' },
     'case-id': { type: 'string' },
     json: { type: 'boolean' },
     broker: { type: 'string' },
@@ -27,6 +35,10 @@ export async function scanCommand(args: string[], logger: Logger): Promise<numbe
     sex: values.sex as string | undefined,
     ageYears: values.age as string | undefined,
   });
+  const hbPreopGdl = parsePreoperativeHb(
+    values.hb as string | undefined,
+    (values['hb-unit'] as string | undefined) ?? 'g/dL',
+  );
   const views = parseViews(
     values.view as string[] | undefined,
     values.seed as string[] | undefined,
@@ -39,7 +51,7 @@ export async function scanCommand(args: string[], logger: Logger): Promise<numbe
   const app = new App(config, logger);
   try {
     await app.open();
-    const { record, delivery } = await app.scan({ caseId, covariates, views });
+    const { record, delivery } = await app.scan({ caseId, covariates, hbPreopGdl, views });
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ...record, delivery }, null, 2)}\n`);
     } else {
@@ -49,6 +61,25 @@ export async function scanCommand(args: string[], logger: Logger): Promise<numbe
   } finally {
     await app.close();
   }
+}
+
+/** Preoperative hemoglobin, converted to g/dL; the study requires 3–25 g/dL as entered values. */
+function parsePreoperativeHb(value: string | undefined, unitText: string): number | undefined {
+  let unit: HemoglobinUnit;
+  try {
+    unit = parseHemoglobinUnit(unitText);
+  } catch (cause) {
+    throw new UsageError(`Invalid --hb-unit: ${(cause as Error).message}`);
+  }
+  if (value === undefined) return undefined;
+  const entered = Number(value);
+  const gdl = hemoglobinToGdl(entered, unit);
+  if (value.trim() === '' || !Number.isFinite(gdl) || gdl < 3 || gdl > 25) {
+    const low = +hemoglobinFromGdl(3, unit).toFixed(2);
+    const high = +hemoglobinFromGdl(25, unit).toFixed(2);
+    throw new UsageError(`Invalid --hb "${value}" ${unit}: expected ${low}–${high} ${unit}.`);
+  }
+  return gdl;
 }
 
 /** A case id is pseudonymous: letters, digits, dot, dash and underscore only. */

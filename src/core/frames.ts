@@ -11,7 +11,7 @@ export interface TimedFrame {
 }
 
 /**
- * What the scan workflow needs from live capture. The capture service implements it; tests may
+ * Live frames as the scan workflow consumes them. The capture service implements it, and tests
  * implement it over decoded files.
  */
 export interface FrameSource {

@@ -16,6 +16,12 @@ export const FUSION_OUTPUT_NAMES = {
   maxAbsZ: 'max_abs_z',
 } as const;
 
+/**
+ * Covariates the scan feeds the fusion model, in this order: height cm, weight kg, sex (1 male,
+ * 0 female), age years, and Nadler's blood volume in mL computed from the first three.
+ */
+export const COVARIATE_NAMES = ['height_cm', 'weight_kg', 'sex_male', 'age_years', 'nadler_ml'];
+
 /** Fusion outputs every bundle must have; the others are optional. */
 const REQUIRED_FUSION_OUTPUTS = [
   FUSION_OUTPUT_NAMES.bv,
@@ -271,13 +277,11 @@ function checkFusionTensors(manifest: ModelManifest, context: Context): void {
       );
     }
   }
-  if (manifest.covariates.at(-1)?.name !== 'nadler_ml') {
-    addIssue(
-      context,
-      ['covariates'],
-      manifest.covariates.at(-1)?.name,
-      'nadler_ml as the last covariate',
-    );
+
+  const covariateNames = manifest.covariates.map((covariate) => covariate.name);
+  if (covariateNames.join(',') !== COVARIATE_NAMES.join(',')) {
+    const expected = `the covariates [${COVARIATE_NAMES.join(', ')}]`;
+    addIssue(context, ['covariates'], covariateNames, expected);
   }
   const [min, max] = manifest.plausibleRangeMl;
   if (!(min < max)) addIssue(context, ['plausibleRangeMl'], manifest.plausibleRangeMl, 'min < max');
@@ -289,7 +293,7 @@ export const modelManifestSchema = manifestObject.superRefine((manifest, context
   checkFusionTensors(manifest, context);
 });
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let value = root;
   for (const key of path) {
     if (value === null || typeof value !== 'object') return undefined;

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
-import type { ExecutionProvider } from './engine.ts';
+import type { ExecutionProvider } from './worker-protocol.ts';
 
 /**
- * Shared libraries that onnxruntime loads for a GPU execution provider. onnxruntime-node ships
- * only the CPU provider in its npm package; the CUDA and TensorRT ones come from the deploy step
- * of GPU carts (or onnxruntime-node's own install script where its download is allowed).
+ * Shared libraries that onnxruntime loads for a GPU execution provider. The onnxruntime-node npm
+ * package ships only the CPU provider. GPU carts get the CUDA and TensorRT ones from their deploy
+ * step, or from onnxruntime-node's install script where its download is allowed.
  */
 const PROVIDER_LIBRARIES: Partial<Record<ExecutionProvider, string[]>> = {
   cuda: ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'],

@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { VIEW_NAMES, type ViewName } from '../core/image.ts';
 import { BvEdgeError } from '../core/errors.ts';
 import { readVerifiedFile, type ModelBundle } from './bundle.ts';
+import type { FusionResult } from './checks.ts';
 import type { InferenceEngine } from './engine.ts';
-import { describeIssues, type ViewInputSpec } from './manifest.ts';
+import { describeIssues, FUSION_OUTPUT_NAMES, type ViewInputSpec } from './manifest.ts';
+import { formatViolation, type Violation } from './violation.ts';
 
 const viewName = z.enum(VIEW_NAMES);
 
-const testVectorSchema = z.object({
+export const testVectorSchema = z.object({
   views: z.record(
     viewName,
     z.object({
@@ -64,27 +66,130 @@ export function encodeTestVectorPixels(pixels: Uint8Array): string {
 
 export interface TestVectorReport {
   passed: boolean;
-  /** One line per output outside the tolerance. */
+  /** One per output outside the tolerance or run that failed. */
+  violations: Violation[];
+  /** The violations as lines, see formatViolation. */
   mismatches: string[];
 }
 
+interface Tolerance {
+  absolute: number;
+  relative: number;
+}
+
+/** Adds a violation for each value outside absolute + relative · |expected|. */
 function compare(
-  label: string,
+  file: string,
+  labels: readonly string[],
   found: ArrayLike<number>,
   expected: readonly number[],
-  tolerance: { absolute: number; relative: number },
-  mismatches: string[],
+  tolerance: Tolerance,
+  violations: Violation[],
 ): void {
   if (found.length !== expected.length) {
-    mismatches.push(`${label}: found ${found.length} values, expected ${expected.length}`);
+    violations.push({
+      file,
+      field: labels[0] ?? 'output',
+      found: `${found.length} values`,
+      expected: `${expected.length} values from the test vector`,
+    });
     return;
   }
   expected.forEach((value, i) => {
     const allowed = tolerance.absolute + tolerance.relative * Math.abs(value);
     if (!(Math.abs(found[i]! - value) <= allowed)) {
-      mismatches.push(`${label}[${i}]: found ${found[i]}, expected ${value} ± ${allowed}`);
+      violations.push({
+        file,
+        field: labels[i] ?? `output[${i}]`,
+        found: String(found[i]),
+        expected: `${value} ± ${Number(allowed.toPrecision(3))} (test vector)`,
+      });
     }
   });
+}
+
+/**
+ * Values an engine call returned, or that it rejected: an engine error about a non-finite or
+ * implausible output carries the values in `value`, so that they can be compared too.
+ */
+async function outputsOf<T>(
+  call: () => Promise<T>,
+  rejected: (error: BvEdgeError) => T | undefined,
+): Promise<{ value: T } | { error: Error }> {
+  try {
+    return { value: await call() };
+  } catch (error) {
+    const value = error instanceof BvEdgeError ? rejected(error) : undefined;
+    return value === undefined ? { error: error as Error } : { value };
+  }
+}
+
+async function checkViews(
+  engine: InferenceEngine,
+  vector: TestVector,
+  violations: Violation[],
+): Promise<void> {
+  const { manifest } = engine.bundle;
+  for (const view of VIEW_NAMES) {
+    const spec = manifest.views[view];
+    const clip = testVectorClip(vector, view, spec.input);
+    const outcome = await outputsOf(
+      () => engine.runView(view, clip),
+      (error) =>
+        error.code === 'model_output_invalid' && Array.isArray(error.value)
+          ? Float32Array.from(error.value as number[])
+          : undefined,
+    );
+    if ('error' in outcome) {
+      violations.push(runFailure(spec.file, `views.${view} test-vector run`, outcome.error));
+      continue;
+    }
+    const labels = spec.output.featureNames.map(
+      (feature, i) => `output ${spec.output.name}[${i}] ${feature}`,
+    );
+    const expected = vector.views[view].expectedFeatures;
+    compare(spec.file, labels, outcome.value, expected, manifest.testVector.tolerance, violations);
+  }
+}
+
+async function checkFusion(
+  engine: InferenceEngine,
+  vector: TestVector,
+  violations: Violation[],
+): Promise<void> {
+  const { manifest } = engine.bundle;
+  const features: Partial<Record<ViewName, Float32Array>> = {};
+  for (const [view, values] of Object.entries(vector.fusion.viewFeatures)) {
+    features[view as ViewName] = Float32Array.from(values);
+  }
+  const covariates = Float32Array.from(vector.fusion.covariates);
+  const outcome = await outputsOf(
+    () => engine.runFusion(features, covariates),
+    (error) =>
+      error.code === 'estimate_invalid' || error.code === 'estimate_out_of_range'
+        ? (error.value as FusionResult)
+        : undefined,
+  );
+  const file = manifest.fusion.file;
+  if ('error' in outcome) {
+    violations.push(runFailure(file, 'fusion test-vector run', outcome.error));
+    return;
+  }
+  const { bvMl, lowerMl, upperMl } = outcome.value;
+  const { expected } = vector.fusion;
+  const labels = [FUSION_OUTPUT_NAMES.bv, FUSION_OUTPUT_NAMES.lower, FUSION_OUTPUT_NAMES.upper];
+  compare(
+    file,
+    labels.map((name) => `output ${name}`),
+    [bvMl, lowerMl, upperMl],
+    [expected.bvMl, expected.lowerMl, expected.upperMl],
+    manifest.testVector.tolerance,
+    violations,
+  );
+}
+
+function runFailure(file: string, field: string, error: Error): Violation {
+  return { file, field, found: `an error: ${error.message}`, expected: 'a successful run' };
 }
 
 /**
@@ -95,32 +200,12 @@ export async function runTestVector(
   engine: InferenceEngine,
   vector: TestVector,
 ): Promise<TestVectorReport> {
-  const { manifest } = engine.bundle;
-  const { tolerance } = manifest.testVector;
-  const mismatches: string[] = [];
-  for (const view of VIEW_NAMES) {
-    const clip = testVectorClip(vector, view, manifest.views[view].input);
-    const features = await engine.runView(view, clip);
-    compare(
-      `${view} features`,
-      features,
-      vector.views[view].expectedFeatures,
-      tolerance,
-      mismatches,
-    );
-  }
-  const features: Partial<Record<ViewName, Float32Array>> = {};
-  for (const [view, values] of Object.entries(vector.fusion.viewFeatures)) {
-    features[view as ViewName] = Float32Array.from(values);
-  }
-  const fused = await engine.runFusion(features, Float32Array.from(vector.fusion.covariates));
-  const { bvMl, lowerMl, upperMl } = vector.fusion.expected;
-  compare(
-    'fusion [bv, lower, upper]',
-    [fused.bvMl, fused.lowerMl, fused.upperMl],
-    [bvMl, lowerMl, upperMl],
-    tolerance,
-    mismatches,
-  );
-  return { passed: mismatches.length === 0, mismatches };
+  const violations: Violation[] = [];
+  await checkViews(engine, vector, violations);
+  await checkFusion(engine, vector, violations);
+  return {
+    passed: violations.length === 0,
+    violations,
+    mismatches: violations.map(formatViolation),
+  };
 }

@@ -1,4 +1,5 @@
-import type { ScanRecord, SeriesSummary, ViewResult } from '../scan/types.ts';
+import { OUT_OF_POPULATION_FLAG } from '../clinical/population.ts';
+import type { PopulationFlag, ScanRecord, SeriesSummary, ViewResult } from '../scan/types.ts';
 import type { ViewName } from '../core/image.ts';
 
 // Units are UCUM case-sensitive codes: "mL", "mL/kg", "mm", "mm2", "s", "/min", and "1" for
@@ -55,7 +56,17 @@ export interface EstimateMessage {
   };
   bloodVolumePerKg: Quantity;
   nadlerBloodVolume: Quantity;
+  population: PopulationSummary;
   views: ViewSummary[];
+}
+
+/** The study-population check that travels with every estimate and training record. */
+export interface PopulationSummary {
+  inPopulation: boolean;
+  /** OUT_OF_POPULATION_FLAG when `inPopulation` is false, otherwise null. */
+  flag: string | null;
+  /** One sentence per failed or unconfirmed criterion. */
+  reasons: string[];
 }
 
 /**
@@ -89,11 +100,21 @@ export function estimateMessage(record: ScanRecord): EstimateMessage {
     },
     bloodVolumePerKg: quantity(estimate.bvMlPerKg, 'mL/kg'),
     nadlerBloodVolume: quantity(estimate.nadlerMl, 'mL'),
+    population: populationSummary(estimate.population),
     views: record.views.map(viewSummary),
   };
 }
 
-function viewSummary(view: ViewResult): ViewSummary {
+/** Copies the population flag field by field and adds the flag text shown to users. */
+export function populationSummary(population: PopulationFlag): PopulationSummary {
+  return {
+    inPopulation: population.inPopulation,
+    flag: population.inPopulation ? null : OUT_OF_POPULATION_FLAG,
+    reasons: population.reasons.map(String),
+  };
+}
+
+export function viewSummary(view: ViewResult): ViewSummary {
   const m = view.measurements;
   const summary: ViewSummary = {
     view: view.view,
@@ -114,7 +135,7 @@ function viewSummary(view: ViewResult): ViewSummary {
   return summary;
 }
 
-function quantity(value: number, unit: string): Quantity {
+export function quantity(value: number, unit: string): Quantity {
   return { value: finiteOrNull(value), unit };
 }
 
@@ -127,6 +148,6 @@ function seriesQuantity(series: SeriesSummary, unit: string): SeriesQuantity {
   };
 }
 
-function finiteOrNull(value: number): number | null {
+export function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }

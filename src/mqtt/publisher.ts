@@ -313,7 +313,7 @@ function waitForConnect(client: MqttClient, timeoutMs: number): Promise<boolean>
 }
 
 /** Rejects URLs that mqtt.js 5 would misread, because it falls back to mqtt:// for unknown schemes. */
-function checkBrokerUrl(url: string): void {
+export function checkBrokerUrl(url: string): void {
   const parsed = URL.canParse(url) ? new URL(url) : null;
   if (parsed && BROKER_URL_SCHEMES.has(parsed.protocol) && parsed.hostname !== '') return;
   const redactedUrl = redactPassword(url);
@@ -329,8 +329,10 @@ function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
 }
 
-function redactPassword(url: string): string {
-  if (!URL.canParse(url)) return '<unparseable URL>';
+/** Returns the URL with its password replaced by ***, for messages and logs. */
+export function redactPassword(url: string): string {
+  // An unparseable URL is shown as typed unless it may carry credentials.
+  if (!URL.canParse(url)) return url.includes('@') ? '<unparseable URL>' : JSON.stringify(url);
   const parsed = new URL(url);
   if (parsed.password === '') return url;
   parsed.password = '***';

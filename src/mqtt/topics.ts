@@ -3,6 +3,9 @@ import { BvEdgeError } from '../core/errors.ts';
 /** Topic under the base that carries EstimateMessage payloads. */
 export const ESTIMATES_TOPIC = 'estimates';
 
+/** Topic under the base that carries TrainingRecordMessage payloads. */
+export const TRAINING_TOPIC = 'training';
+
 /**
  * Returns the default topic base `bv-edge/v1/<site>/<device>/`. Throws BvEdgeError
  * INVALID_MQTT_TOPIC when `site` or `device` is empty or contains `/`, `+`, `#` or NUL, because
@@ -14,6 +17,15 @@ export function defaultTopicBase(site: string, device: string): string {
 
 /** Returns the estimates topic under `base`, which must end with `/`. */
 export function estimatesTopic(base: string): string {
+  return `${checkTopicBase(base)}${ESTIMATES_TOPIC}`;
+}
+
+/** Returns the training-record topic under `base`, which must end with `/`. */
+export function trainingTopic(base: string): string {
+  return `${checkTopicBase(base)}${TRAINING_TOPIC}`;
+}
+
+function checkTopicBase(base: string): string {
   if (!base.endsWith('/') || /[+#\0]/.test(base)) {
     throw new BvEdgeError(
       'INVALID_MQTT_TOPIC',
@@ -22,7 +34,7 @@ export function estimatesTopic(base: string): string {
       { value: base },
     );
   }
-  return `${base}${ESTIMATES_TOPIC}`;
+  return base;
 }
 
 function checkTopicLevel(name: string, value: string): string {

@@ -1,5 +1,6 @@
-import type { DrainResult } from '../mqtt/publisher.ts';
-import type { ScanRecord, ViewResult } from './types.ts';
+import { redactPassword, type DrainResult } from '../mqtt/publisher.ts';
+import { OUT_OF_POPULATION_FLAG } from '../clinical/population.ts';
+import type { PopulationFlag, ScanRecord, ViewResult } from './types.ts';
 
 /** Formats a finished scan for a terminal: the estimate first, then each view. */
 export function formatScanReport(record: ScanRecord, delivery: DrainResult, brokerUrl: string) {
@@ -9,6 +10,7 @@ export function formatScanReport(record: ScanRecord, delivery: DrainResult, brok
     `Blood volume estimate: ${round(estimate.bvMl)} mL (${estimate.bvMlPerKg.toFixed(1)} mL/kg), ` +
       `95 % interval ${round(estimate.lowerMl)}–${round(estimate.upperMl)} mL`,
     `Nadler formula:        ${round(estimate.nadlerMl)} mL`,
+    populationLine(estimate.population),
     `Model: ${estimate.modelName} ${estimate.modelVersion} (${estimate.intendedUse}) on ` +
       `${estimate.executionProvider}. ${estimate.notice}`,
     '',
@@ -17,6 +19,12 @@ export function formatScanReport(record: ScanRecord, delivery: DrainResult, brok
     deliveryLine(delivery, brokerUrl),
   ];
   return lines.join('\n');
+}
+
+/** States the flag in the words every estimate and training record uses for it. */
+export function populationLine(population: PopulationFlag): string {
+  if (population.inPopulation) return 'Study population: within the inclusion criteria';
+  return `Study population: ${OUT_OF_POPULATION_FLAG} (${population.reasons.join('; ')})`;
 }
 
 function formatView(view: ViewResult): string {
@@ -38,7 +46,9 @@ function formatView(view: ViewResult): string {
   return parts.join(', ');
 }
 
-function deliveryLine(delivery: DrainResult, brokerUrl: string): string {
+/** States whether the queued MQTT messages reached the broker. */
+export function deliveryLine(delivery: DrainResult, rawBrokerUrl: string): string {
+  const brokerUrl = redactPassword(rawBrokerUrl);
   if (delivery.pending === 0) return `Published to MQTT broker ${brokerUrl}.`;
   const reason = delivery.connected ? 'not yet acknowledged' : 'broker not reachable';
   return (

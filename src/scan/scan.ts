@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { nadlerBloodVolumeMl } from '../clinical/nadler.ts';
+import { checkPopulation } from '../clinical/population.ts';
 import { BvEdgeError } from '../core/errors.ts';
 import { VIEW_NAMES, type ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
-import type { Covariates, Estimate, ScanRecord, ViewResult } from './types.ts';
+import type { Covariates, Estimate, PopulationFlag, ScanRecord, ViewResult } from './types.ts';
 import { scanView, type ViewInput } from './view-scan.ts';
 
 export interface ScanRequest {
   caseId?: string;
   covariates: Covariates;
+  /** Preoperative hemoglobin, g/dL. Without it the estimate is flagged as not in the population. */
+  hbPreopGdl?: number;
   views: ViewInput[];
 }
 
@@ -31,14 +34,41 @@ export async function runScan(
     log.info({ view: input.view }, 'view measured');
   }
 
-  const nadlerMl = nadlerBloodVolumeMl(request.covariates);
+  const estimate = await estimateFromViews(views, request.covariates, request.hbPreopGdl, engine);
+  log.info(
+    { bvMl: Math.round(estimate.bvMl), inPopulation: estimate.population.inPopulation },
+    'estimate ready',
+  );
+  const record: ScanRecord = {
+    caseId,
+    estimateId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    covariates: request.covariates,
+    views,
+    estimate,
+  };
+  if (request.hbPreopGdl !== undefined) record.hbPreopGdl = request.hbPreopGdl;
+  return record;
+}
+
+/**
+ * Fuses measured views and the covariates into one estimate. Views absent from `views` are masked,
+ * which the model bundle allows only for its optional views.
+ */
+export async function estimateFromViews(
+  views: ViewResult[],
+  covariates: Covariates,
+  hbPreopGdl: number | undefined,
+  engine: InferenceEngine,
+): Promise<Estimate> {
+  const nadlerMl = nadlerBloodVolumeMl(covariates);
   const features: Partial<Record<ViewName, Float32Array>> = {};
   for (const view of views) features[view.view] = Float32Array.from(view.features);
-  const fused = await engine.runFusion(features, fusionCovariates(request.covariates, nadlerMl));
+  const fused = await engine.runFusion(features, fusionCovariates(covariates, nadlerMl));
   const manifest = engine.bundle.manifest;
-  const estimate: Estimate = {
+  return {
     bvMl: fused.bvMl,
-    bvMlPerKg: fused.bvMl / request.covariates.weightKg,
+    bvMlPerKg: fused.bvMl / covariates.weightKg,
     lowerMl: fused.lowerMl,
     upperMl: fused.upperMl,
     nadlerMl,
@@ -47,16 +77,17 @@ export async function runScan(
     intendedUse: manifest.intendedUse,
     notice: manifest.notice,
     executionProvider: engine.executionProvider,
+    population: checkScanPopulation(covariates, hbPreopGdl),
   };
-  log.info({ bvMl: Math.round(estimate.bvMl) }, 'estimate ready');
-  return {
-    caseId,
-    estimateId: randomUUID(),
-    createdAt: new Date().toISOString(),
-    covariates: request.covariates,
-    views,
-    estimate,
-  };
+}
+
+/**
+ * Checks the study's inclusion criteria. A preoperative Hb that was not entered leaves the patient
+ * unconfirmed, so the estimate is flagged with that reason rather than assumed to be in range.
+ */
+export function checkScanPopulation(covariates: Covariates, hbPreopGdl?: number): PopulationFlag {
+  const check = checkPopulation({ covariates, hbBeforeGdl: hbPreopGdl });
+  return { inPopulation: check.inPopulation, reasons: check.reasons };
 }
 
 /**

@@ -10,6 +10,14 @@ export interface Covariates {
   ageYears?: number;
 }
 
+/** Whether the patient meets the inclusion criteria of the population the model was trained on. */
+export interface PopulationFlag {
+  /** False when a criterion failed or could not be confirmed because a value was not entered. */
+  inPopulation: boolean;
+  /** One sentence per failed or unconfirmed criterion; empty when `inPopulation` is true. */
+  reasons: string[];
+}
+
 /** Summary statistics of one measured quantity over the clip. */
 export interface SeriesSummary {
   mean: number;
@@ -72,6 +80,8 @@ export interface Estimate {
   notice: string;
   /** Execution provider the models ran on, e.g. "cpu". */
   executionProvider: string;
+  /** The patient's study-population check at scan time. */
+  population: PopulationFlag;
 }
 
 /** A finished scan: what `saveScan` stores in one transaction and the outbox carries. */
@@ -82,6 +92,8 @@ export interface ScanRecord {
   estimateId: string;
   createdAt: string;
   covariates: Covariates;
+  /** Preoperative hemoglobin, g/dL, when entered. Only the population check reads it. */
+  hbPreopGdl?: number;
   views: ViewResult[];
   estimate: Estimate;
 }

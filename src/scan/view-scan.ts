@@ -11,8 +11,9 @@ import type { ViewResult } from './types.ts';
 
 /**
  * Imaging depth assumed for each view when the operator gives none, in cm. Scanner video carries
- * no pixel spacing, so millimetres per pixel come from the depth spanning the image area height:
- * a linear probe on the neck is typically set to about 4 cm, a curved probe on the IVC to 16 cm.
+ * no pixel spacing, so millimetres per pixel come from this depth over the image area height.
+ * NOTE: 4 cm for a linear probe on the neck and 16 cm for a curved probe on the IVC are typical
+ * presets, not measured ones; pass the scanner's depth when it is known.
  */
 export const DEFAULT_DEPTH_CM: Record<ViewName, number> = { ijv: 4, scv: 4, ca: 4, ivc: 16 };
 
@@ -55,6 +56,7 @@ export async function analyseClip(
   const spec = engine.bundle.manifest.views[input.view];
   log.debug({ frames: clip.frames.length, fps: clip.fps }, 'analysing clip');
   if (input.seed) checkSeed(input, clip.width, clip.height);
+  checkClipLength(clip, input);
 
   const imageArea =
     input.imageArea ?? detectImageArea(clip, input.seed ? { near: input.seed } : {});
@@ -86,6 +88,8 @@ export async function analyseClip(
     );
   }
 
+  checkPlausible(input, measurements);
+
   const { centre, sidePx } = cropWindow(track.perFrame, imageArea, spec.input.cropScale);
   const { tensor, shortClip } = cropAndResample(
     clip.frames,
@@ -111,6 +115,53 @@ export async function analyseClip(
     areaSeriesMm2,
     features: Array.from(features),
   };
+}
+
+/** A view needs at least this much video: one still image carries no lumen dynamics. */
+const MIN_CLIP_SECONDS = 1;
+const MIN_CLIP_FRAMES = 8;
+
+function checkClipLength(clip: Clip, input: ViewInput): void {
+  const seconds = clip.frames.length / clip.fps;
+  if (clip.frames.length < MIN_CLIP_FRAMES || seconds < MIN_CLIP_SECONDS) {
+    throw new BvEdgeError(
+      'clip_too_short',
+      `The ${input.view} clip ${input.path} has ${clip.frames.length} frame(s), ` +
+        `${seconds.toFixed(2)} s; a view needs at least ${MIN_CLIP_SECONDS} s and ` +
+        `${MIN_CLIP_FRAMES} frames of video. Record a longer clip.`,
+      { value: input.path },
+    );
+  }
+}
+
+/**
+ * Upper limits of the lumen's AP diameter, mm, far above any adult vessel of that view, so that
+ * only a region that is not the vessel (background, a panel gap, a Doppler trace) exceeds them.
+ * They are rejection limits, not reference ranges.
+ */
+const MAX_AP_DIAMETER_MM: Record<ViewName, number> = { ijv: 35, scv: 30, ivc: 40, ca: 15 };
+/** An arterial lumen's area varies by far less than its mean over a beat. */
+const MAX_PULSATILITY_INDEX = 1.5;
+
+function checkPlausible(input: ViewInput, measurements: ViewResult['measurements']): void {
+  const apMax = measurements.apDiameterMm.max;
+  const limit = MAX_AP_DIAMETER_MM[input.view];
+  const pulsatility = measurements.pulsatilityIndex;
+  let problem: string | undefined;
+  if (apMax > limit) problem = `AP diameter up to ${apMax.toFixed(1)} mm, above ${limit} mm`;
+  else if (pulsatility !== undefined && pulsatility > MAX_PULSATILITY_INDEX) {
+    problem = `pulsatility index ${pulsatility.toFixed(2)}, above ${MAX_PULSATILITY_INDEX}`;
+  }
+  if (problem === undefined) return;
+  const fix = input.seed
+    ? `Move --seed ${input.view}=X,Y inside the lumen`
+    : `Pass --seed ${input.view}=X,Y with a point inside the lumen`;
+  throw new BvEdgeError(
+    'implausible_measurement',
+    `The region tracked as ${input.view} in ${input.path} is probably not the vessel ` +
+      `(${problem}). ${fix}, or give the imaging depth with --depth-cm ${input.view}=N.`,
+    { value: input.path },
+  );
 }
 
 function checkSeed(input: ViewInput, width: number, height: number): void {

@@ -10,4 +10,14 @@ export {
   type OutboxStats,
   type QoS,
 } from './outbox.ts';
-export { countCases, getCase, saveScan } from './scans.ts';
+export { countCases, getCase, readCase, saveScan } from './scans.ts';
+export {
+  enterLabel,
+  getLabels,
+  trainingPopulation,
+  type LabelEntry,
+  type LabelEntryOptions,
+  type LabelEntryResult,
+  type StoredLabel,
+} from './labels.ts';
+export { appendAudit, listAudit, type AuditAction, type AuditEntry } from './audit.ts';

@@ -2,8 +2,15 @@ import { basename } from 'node:path';
 
 import { asc, desc, eq, sql } from 'drizzle-orm';
 
+import { ANH_LIMITS } from '../clinical/anh.ts';
 import { BvEdgeError } from '../core/errors.ts';
-import type { Covariates, Estimate, ScanRecord, ViewResult } from '../scan/types.ts';
+import type {
+  Covariates,
+  Estimate,
+  PopulationFlag,
+  ScanRecord,
+  ViewResult,
+} from '../scan/types.ts';
 import type { Store, StoreExecutor } from './db.ts';
 import { enqueue, type OutboxMessage } from './outbox.ts';
 import { cases, estimates, views } from './schema.ts';
@@ -43,15 +50,20 @@ export function saveScan(store: Store, record: ScanRecord, outboxMessages: Outbo
  * not stored. View sources come back as file names without folders, as stored.
  */
 export function getCase(store: Store, caseId: string): ScanRecord | null {
-  const caseRow = store.db.select().from(cases).where(eq(cases.caseId, caseId)).get();
+  return readCase(store.db, store.path, caseId);
+}
+
+/** Reads a case as getCase does, through `executor`, so that a transaction can read it too. */
+export function readCase(executor: StoreExecutor, path: string, caseId: string): ScanRecord | null {
+  const caseRow = executor.select().from(cases).where(eq(cases.caseId, caseId)).get();
   if (!caseRow) return null;
-  const viewRows = store.db
+  const viewRows = executor
     .select()
     .from(views)
     .where(eq(views.caseId, caseId))
     .orderBy(asc(views.position))
     .all();
-  const estimateRow = store.db
+  const estimateRow = executor
     .select()
     .from(estimates)
     .where(eq(estimates.caseId, caseId))
@@ -61,7 +73,7 @@ export function getCase(store: Store, caseId: string): ScanRecord | null {
   if (!estimateRow) {
     throw new BvEdgeError(
       'STORE_INCONSISTENT',
-      `Case ${caseId} in ${store.path} has no estimate row; the database was edited outside ` +
+      `Case ${caseId} in ${path} has no estimate row; the database was edited outside ` +
         'bv-edge. Restore it from a backup or delete the case.',
       { value: caseId },
     );
@@ -104,6 +116,36 @@ function validateRecord(record: ScanRecord): void {
   }
   rejectDuplicateViews(record);
   rejectNonFiniteEstimate(record.estimate);
+  rejectInvalidHemoglobin(record.hbPreopGdl);
+  rejectInvalidPopulation(record.estimate.population);
+}
+
+function rejectInvalidHemoglobin(hbPreopGdl: number | undefined): void {
+  if (hbPreopGdl === undefined) return;
+  const { min, max } = ANH_LIMITS.hemoglobinGdl;
+  if (!Number.isFinite(hbPreopGdl) || hbPreopGdl < min || hbPreopGdl > max) {
+    const detail = `hbPreopGdl ${hbPreopGdl} g/dL is outside ${min}–${max} g/dL.`;
+    throw invalidRecord(detail, hbPreopGdl);
+  }
+}
+
+function rejectInvalidPopulation(population: PopulationFlag): void {
+  const reasonsValid =
+    Array.isArray(population.reasons) &&
+    population.reasons.every((reason) => typeof reason === 'string');
+  if (typeof population.inPopulation !== 'boolean' || !reasonsValid) {
+    throw invalidRecord(
+      'estimate.population needs a boolean inPopulation and a list of reason strings.',
+      population,
+    );
+  }
+  if (!population.inPopulation && population.reasons.length === 0) {
+    throw invalidRecord(
+      'estimate.population is outside the population but gives no reason. ' +
+        'Store the reasons that checkPopulation returns.',
+      population,
+    );
+  }
 }
 
 function rejectDuplicateViews(record: ScanRecord): void {
@@ -144,6 +186,7 @@ function toCaseRow(record: ScanRecord): typeof cases.$inferInsert {
     weightKg,
     sex,
     ageYears: ageYears ?? null,
+    hbPreopGdl: record.hbPreopGdl ?? null,
   };
 }
 
@@ -187,11 +230,13 @@ function toEstimateRow(record: ScanRecord): typeof estimates.$inferInsert {
     notice: estimate.notice,
     executionProvider: estimate.executionProvider,
     createdAt: record.createdAt,
+    inPopulation: estimate.population.inPopulation,
+    populationReasons: estimate.population.reasons,
   };
 }
 
 function toScanRecord(caseRow: CaseRow, viewRows: ViewRow[], estimateRow: EstimateRow): ScanRecord {
-  return {
+  const record: ScanRecord = {
     caseId: caseRow.caseId,
     estimateId: estimateRow.estimateId,
     createdAt: caseRow.createdAt,
@@ -199,6 +244,8 @@ function toScanRecord(caseRow: CaseRow, viewRows: ViewRow[], estimateRow: Estima
     views: viewRows.map(toViewResult),
     estimate: toEstimate(estimateRow),
   };
+  if (caseRow.hbPreopGdl !== null) record.hbPreopGdl = caseRow.hbPreopGdl;
+  return record;
 }
 
 function toCovariates(row: CaseRow): Covariates {
@@ -236,6 +283,7 @@ function toEstimate(row: EstimateRow): Estimate {
     intendedUse: row.intendedUse,
     notice: row.notice,
     executionProvider: row.executionProvider,
+    population: { inPopulation: row.inPopulation, reasons: row.populationReasons },
   };
 }
 

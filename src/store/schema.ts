@@ -7,9 +7,18 @@ import {
   sqliteTable,
   text,
   unique,
+  uniqueIndex,
 } from 'drizzle-orm/sqlite-core';
 
-import type { ViewMeasurements } from '../scan/types.ts';
+import type { AnhInputsCanonical } from '../clinical/anh.ts';
+import type { ViewName } from '../core/image.ts';
+import type { Covariates, ViewMeasurements, ViewResult } from '../scan/types.ts';
+import {
+  CASE_STATUSES,
+  WORKFLOW_STEPS,
+  type CaseEstimate,
+  type ViewAttempt,
+} from '../workflow/types.ts';
 
 // Times are ISO 8601 UTC text, e.g. "2025-01-31T09:15:00.000Z", so rows read the same in the
 // sqlite3 shell as in ScanRecord.
@@ -24,6 +33,8 @@ export const cases = sqliteTable(
     weightKg: real('weight_kg').notNull(),
     sex: text('sex', { enum: ['female', 'male'] }).notNull(),
     ageYears: real('age_years'),
+    /** Preoperative hemoglobin, g/dL, when entered at the cart. The population check needs it. */
+    hbPreopGdl: real('hb_preop_gdl'),
   },
   (table) => [
     check('cases_case_id_not_empty', sql`length(${table.caseId}) > 0`),
@@ -86,10 +97,79 @@ export const estimates = sqliteTable(
     notice: text('notice').notNull(),
     executionProvider: text('execution_provider').notNull(),
     createdAt: text('created_at').notNull(),
+    /**
+     * Whether the patient met every inclusion criterion of the study population at scan time.
+     * Rows written before the check existed read as not confirmed, which flags them.
+     */
+    inPopulation: integer('in_population', { mode: 'boolean' }).notNull().default(false),
+    /** One sentence per failed or unconfirmed criterion; empty when in the population. */
+    populationReasons: text('population_reasons', { mode: 'json' })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'["population not checked: estimate stored before the check existed"]'`),
   },
   (table) => [
     unique('estimates_case_revision').on(table.caseId, table.revision),
     check('estimates_revision_positive', sql`${table.revision} >= 1`),
+  ],
+);
+
+/**
+ * The blood-volume label of a case from acute normovolemic hemodilution, one row per case and
+ * method. An edit overwrites the row and raises `revision`; the earlier value stays in audit_log.
+ */
+export const anhLabels = sqliteTable(
+  'anh_labels',
+  {
+    labelId: text('label_id').primaryKey(),
+    caseId: text('case_id')
+      .notNull()
+      .references(() => cases.caseId),
+    method: text('method', {
+      enum: ['single-step', 'continuous-exchange', 'bag-hemoglobin'],
+    }).notNull(),
+    /** Total blood volume before ANH, mL, unrounded. */
+    bvMl: real('bv_ml').notNull(),
+    /** The validated inputs in canonical units (g/dL, mL, minutes), as AnhInputsCanonical. */
+    inputsCanonical: text('inputs_canonical', { mode: 'json' })
+      .$type<AnhInputsCanonical>()
+      .notNull(),
+    warnings: text('warnings', { mode: 'json' }).$type<string[]>().notNull(),
+    enteredBy: text('entered_by').notNull(),
+    enteredAt: text('entered_at').notNull(),
+    revision: integer('revision').notNull().default(1),
+  },
+  (table) => [
+    unique('anh_labels_case_method').on(table.caseId, table.method),
+    check(
+      'anh_labels_method_valid',
+      sql`${table.method} in ('single-step', 'continuous-exchange', 'bag-hemoglobin')`,
+    ),
+    check('anh_labels_bv_positive', sql`${table.bvMl} > 0`),
+    check('anh_labels_entered_by_not_empty', sql`length(${table.enteredBy}) > 0`),
+    check('anh_labels_revision_positive', sql`${table.revision} >= 1`),
+  ],
+);
+
+/** Who changed what and when. Rows are only ever inserted. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    actor: text('actor').notNull(),
+    at: text('at').notNull(),
+    action: text('action', { enum: ['label.create', 'label.update'] }).notNull(),
+    caseId: text('case_id')
+      .notNull()
+      .references(() => cases.caseId),
+    /** The row before the change, JSON; null for a creation. */
+    before: text('before', { mode: 'json' }).$type<unknown>(),
+    /** The row after the change, JSON. */
+    after: text('after', { mode: 'json' }).$type<unknown>().notNull(),
+  },
+  (table) => [
+    check('audit_log_actor_not_empty', sql`length(${table.actor}) > 0`),
+    check('audit_log_action_valid', sql`${table.action} in ('label.create', 'label.update')`),
   ],
 );
 
@@ -110,5 +190,61 @@ export const outbox = sqliteTable(
   (table) => [
     check('outbox_topic_not_empty', sql`length(${table.topic}) > 0`),
     check('outbox_qos_valid', sql`${table.qos} in (0, 1, 2)`),
+  ],
+);
+
+/**
+ * Cases of the scan workflow: the one being scanned (`open`, at most one) and how earlier ones
+ * ended. Recording and analysis cannot resume after a restart, so a case stored in those steps
+ * reopens idle. A closed case's scan is in `cases`, `views` and `estimates`.
+ */
+export const workflowCases = sqliteTable(
+  'workflow_cases',
+  {
+    caseId: text('case_id').primaryKey(),
+    status: text('status', { enum: CASE_STATUSES }).notNull(),
+    step: text('step', { enum: WORKFLOW_STEPS }).notNull(),
+    activeView: text('active_view', { enum: ['ijv', 'scv', 'ivc', 'ca'] }),
+    covariates: text('covariates', { mode: 'json' }).$type<Covariates>().notNull(),
+    hbPreopGdl: real('hb_preop_gdl'),
+    requiredViews: text('required_views', { mode: 'json' }).$type<ViewName[]>().notNull(),
+    /** The attempt under review, JSON; NaN values are stored as null. */
+    pendingAttempt: text('pending_attempt', { mode: 'json' }).$type<ViewAttempt>(),
+    estimate: text('estimate', { mode: 'json' }).$type<CaseEstimate>(),
+    openedAt: text('opened_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    /** When the case was closed or abandoned. */
+    endedAt: text('ended_at'),
+  },
+  (table) => [
+    check('workflow_cases_case_id_not_empty', sql`length(${table.caseId}) > 0`),
+    check(
+      'workflow_cases_status_valid',
+      sql`${table.status} in ('open', 'closed', 'abandoned')`,
+    ),
+    check(
+      'workflow_cases_step_valid',
+      sql`${table.step} in ('idle', 'recording', 'analysing', 'review')`,
+    ),
+    uniqueIndex('workflow_cases_one_open').on(table.status).where(sql`status = 'open'`),
+  ],
+);
+
+/** Views the operator accepted for an open workflow case, one row per view. */
+export const workflowViews = sqliteTable(
+  'workflow_views',
+  {
+    caseId: text('case_id')
+      .notNull()
+      .references(() => workflowCases.caseId, { onDelete: 'cascade' }),
+    view: text('view', { enum: ['ijv', 'scv', 'ivc', 'ca'] }).notNull(),
+    attemptId: text('attempt_id').notNull(),
+    acceptedAt: text('accepted_at').notNull(),
+    /** The ViewResult, JSON; NaN values are stored as null. */
+    result: text('result', { mode: 'json' }).$type<ViewResult>().notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.caseId, table.view] }),
+    check('workflow_views_view_valid', sql`${table.view} in ('ijv', 'scv', 'ivc', 'ca')`),
   ],
 );

@@ -1,0 +1,173 @@
+/**
+ * The capture process: runs one GStreamer pipeline through gstreamer-superficial and writes its
+ * frames to file descriptor 3, with control messages on the IPC channel. The daemon forks it
+ * through CaptureSupervisor, so that a native hang or crash ends this process only.
+ */
+import { Socket } from 'node:net';
+import { monotonicSeconds } from './clock.ts';
+import { FrameQueue, type QueuedFrame } from './frame-queue.ts';
+import { checkSource, fileIdentity, sameFile, type FileIdentity } from './source-checks.ts';
+import { GstRunner } from './gst-runner.ts';
+import { encodeFrameHeader } from './wire.ts';
+import {
+  EXIT_RECYCLE,
+  type WorkerMessage,
+  type WorkerPlan,
+  type WorkerStats,
+} from './worker-protocol.ts';
+
+/**
+ * Pipelines one process builds before it exits to be replaced. Each gstreamer-superficial 1.7.4
+ * Pipeline leaks about 1 MiB, and a looped file needs a new one only when the file is replaced.
+ */
+const MAX_PIPELINES = 20;
+
+const plan = JSON.parse(process.argv[2] ?? '{}') as WorkerPlan;
+const frameOut = new Socket({ fd: 3, readable: false, writable: true });
+const queue = new FrameQueue(plan.queueFrames, plan.realTime);
+const stats: WorkerStats = {
+  pulled: 0,
+  sent: 0,
+  dropped: 0,
+  sinkDropped: 0,
+  rssBytes: 0,
+  cpuMicros: 0,
+};
+let runner: GstRunner | null = null;
+let pipelines = 0;
+let loops = 0;
+let sequence = 0;
+let identity: FileIdentity | null = null;
+let finishing = false;
+let waitingForDrain = false;
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+function currentStats(): WorkerStats {
+  const cpu = process.cpuUsage();
+  stats.rssBytes = process.memoryUsage.rss();
+  stats.cpuMicros = cpu.user + cpu.system;
+  stats.sinkDropped = runner?.sinkDropped() ?? stats.sinkDropped;
+  return { ...stats };
+}
+
+/** Stops the pipeline and exits once the last IPC message is out. */
+function finish(code: number, message?: WorkerMessage): void {
+  if (finishing) return;
+  finishing = true;
+  runner?.stop();
+  const exit = (): never => process.exit(code);
+  if (message && process.connected) process.send?.(message, exit);
+  else exit();
+}
+
+function fail(code: string, message: string): void {
+  finish(1, { type: 'error', code, message, stats: currentStats() });
+}
+
+function startPipeline(): void {
+  if (pipelines >= MAX_PIPELINES) return finish(EXIT_RECYCLE);
+  pipelines++;
+  runner?.stop();
+  try {
+    runner = GstRunner.create(plan, {
+      onFrame: receiveFrame,
+      onCaps: (width, height, framerate) => send({ type: 'caps', width, height, framerate }),
+      onEnd: endOfStream,
+      onError: (message) => fail('pipeline_error', message),
+      onWarning: (message) => send({ type: 'warning', message }),
+    });
+  } catch (cause) {
+    return fail(
+      'pipeline_invalid',
+      `Invalid pipeline "${plan.launch}": ${(cause as Error).message}`,
+    );
+  }
+  runner.play();
+  send({ type: 'playing' });
+  requestSample();
+}
+
+function requestSample(): void {
+  if (finishing || !runner || !queue.accepting) return;
+  runner.pull();
+}
+
+function receiveFrame(data: Uint8Array, width: number, height: number): void {
+  stats.pulled++;
+  const frame: QueuedFrame = {
+    data,
+    width,
+    height,
+    timestampS: monotonicSeconds(),
+    sequence: sequence++,
+  };
+  if (queue.push(frame)) stats.dropped++;
+  flush();
+  requestSample();
+}
+
+/** Writes queued frames while the pipe takes them, then waits for it to drain. */
+function flush(): void {
+  while (queue.length > 0 && frameOut.writableLength === 0) {
+    const frame = queue.shift()!;
+    frameOut.write(encodeFrameHeader(frame.width, frame.height, frame.sequence, frame.timestampS));
+    frameOut.write(frame.data);
+    stats.sent++;
+  }
+  if (queue.length > 0 || frameOut.writableLength > 0) {
+    if (!waitingForDrain) {
+      waitingForDrain = true;
+      frameOut.once('drain', () => {
+        waitingForDrain = false;
+        flush();
+        requestSample();
+      });
+    }
+  }
+}
+
+/**
+ * Handles the end of the stream: a file that does not loop has ended, a looped file starts again,
+ * and a live source that ends has failed, so the supervisor restarts it.
+ */
+function endOfStream(): void {
+  if (finishing) return;
+  if (plan.file === null) {
+    return fail('capture_stream_ended', 'The source ended its stream (end of stream)');
+  }
+  if (!plan.loop) return finish(0, { type: 'end-of-stream', stats: currentStats() });
+  const current = fileIdentity(plan.file);
+  if (current === null) {
+    return fail(
+      'capture_file_not_found',
+      `Video file ${plan.file} not found; it was removed while it played. Put it back or ` +
+        'change capture.source.path.',
+    );
+  }
+  loops++;
+  send({ type: 'loop', count: loops });
+  // A replaced file needs a new pipeline, because decodebin cannot switch files by a seek.
+  if (!sameFile(identity, current)) {
+    identity = current;
+    return startPipeline();
+  }
+  if (!runner!.rewind()) return startPipeline();
+  requestSample();
+}
+
+function main(): void {
+  const problem = checkSource(plan);
+  if (problem) return fail(problem.code, problem.message);
+  if (plan.file !== null) identity = fileIdentity(plan.file);
+  setInterval(() => send({ type: 'heartbeat', stats: currentStats() }), plan.heartbeatMs);
+  process.on('SIGTERM', () => finish(0));
+  process.on('disconnect', () => finish(0));
+  process.on('uncaughtException', (error) => fail('capture_process_failed', error.message));
+  frameOut.on('error', () => finish(0));
+  startPipeline();
+}
+
+main();

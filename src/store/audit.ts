@@ -1,0 +1,40 @@
+import { asc, eq } from 'drizzle-orm';
+
+import type { StoreExecutor } from './db.ts';
+import { auditLog } from './schema.ts';
+
+export type AuditAction = (typeof auditLog.$inferSelect)['action'];
+
+/** One change as the audit log stores it. */
+export interface AuditEntry {
+  seq: number;
+  /** Name or login of the person who made the change, as entered. */
+  actor: string;
+  /** ISO 8601 UTC time of the change. */
+  at: string;
+  action: AuditAction;
+  caseId: string;
+  /** The row before the change; null for a creation. */
+  before: unknown;
+  after: unknown;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'seq'>;
+
+/** Appends an entry. Pass the transaction that makes the change, so both commit or neither. */
+export function appendAudit(executor: StoreExecutor, entry: NewAuditEntry): void {
+  executor
+    .insert(auditLog)
+    .values({ ...entry, before: entry.before ?? null })
+    .run();
+}
+
+/** Returns the audit entries of a case, oldest first. */
+export function listAudit(executor: StoreExecutor, caseId: string): AuditEntry[] {
+  return executor
+    .select()
+    .from(auditLog)
+    .where(eq(auditLog.caseId, caseId))
+    .orderBy(asc(auditLog.seq))
+    .all();
+}

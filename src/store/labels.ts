@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+
+import { and, asc, eq } from 'drizzle-orm';
+
+import {
+  computeAnhLabel,
+  computeAnhLabels,
+  type AnhLabel,
+  type AnhMethod,
+  type AnhOptions,
+  type AnhRecord,
+} from '../clinical/anh.ts';
+import { checkPopulation } from '../clinical/population.ts';
+import { BvEdgeError } from '../core/errors.ts';
+import { trainingTopic } from '../mqtt/topics.ts';
+import { trainingRecordMessage } from '../mqtt/training.ts';
+import type { PopulationFlag, ScanRecord } from '../scan/types.ts';
+import { appendAudit } from './audit.ts';
+import type { Store, StoreExecutor } from './db.ts';
+import { enqueue } from './outbox.ts';
+import { readCase } from './scans.ts';
+import { anhLabels } from './schema.ts';
+
+/** One ANH entry by the study coordinator. */
+export interface LabelEntry {
+  /** Pseudonymous case id of a stored scan. */
+  caseId: string;
+  record: AnhRecord;
+  /** The method to store. Without it, every method the record supports is stored. */
+  method?: string;
+  /** Name or login of the person entering the values, for the audit log only. */
+  enteredBy: string;
+}
+
+export interface LabelEntryOptions extends AnhOptions {
+  /** MQTT topic base, ending in "/", under which the training records are queued. */
+  topicBase: string;
+  /** Site anticoagulant per bag, mL, used when the record gives none. */
+  anticoagulantMlPerBag?: number;
+  /** Site factor for the weight-based reference volume, mL/kg. Defaults to 70 mL/kg. */
+  weightBasedMlPerKg?: number;
+  /** Time of the entry, by default the current time. */
+  now?: Date;
+}
+
+/** A label as stored: one row per case and method, its revision raised by every edit. */
+export interface StoredLabel extends AnhLabel {
+  labelId: string;
+  caseId: string;
+  enteredBy: string;
+  enteredAt: string;
+  revision: number;
+}
+
+export interface LabelEntryResult {
+  labels: StoredLabel[];
+  /** The population check carried by the training records (see trainingPopulation). */
+  population: PopulationFlag;
+  /** Message ids of the training records queued in the outbox, one per label. */
+  messageIds: string[];
+}
+
+/** Longest accepted `enteredBy`, characters. It rejects pasted text, not real names. */
+const MAX_ENTERED_BY_LENGTH = 100;
+
+/**
+ * Validates an ANH entry, computes its labels, and stores each label, its audit entry and its
+ * training record in the outbox in one transaction, so a rejected entry stores nothing. An entry
+ * for a case and method that already has a label replaces it with the next revision, and the
+ * audit log keeps the earlier value. Throws `label_entry_invalid` for a bad `enteredBy`,
+ * `anh_record_invalid` or `anh_method_unknown` from the ANH validation, and `case_unknown` when
+ * no scan is stored under the case id.
+ */
+export function enterLabel(
+  store: Store,
+  entry: LabelEntry,
+  options: LabelEntryOptions,
+): LabelEntryResult {
+  const enteredBy = checkEnteredBy(entry.enteredBy);
+  const topic = trainingTopic(options.topicBase);
+  const computed = computeLabels(entry, options);
+  const enteredAt = (options.now ?? new Date()).toISOString();
+  // IMMEDIATE takes the write lock before the reads, so no other writer can add a revision of
+  // the same label between the read and the write.
+  return store.db.transaction(
+    (tx) => {
+      const scan = requireCase(tx, store.path, entry.caseId);
+      const population = trainingPopulation(scan, computed[0]!);
+      const labels = computed.map((label) =>
+        upsertLabel(tx, { ...label, caseId: scan.caseId, enteredBy, enteredAt }),
+      );
+      const messageIds = labels.map((label) => {
+        const recordId = randomUUID();
+        const payload = trainingRecordMessage(scan, label, {
+          recordId,
+          createdAt: enteredAt,
+          population,
+          ...(options.weightBasedMlPerKg !== undefined && {
+            weightBasedMlPerKg: options.weightBasedMlPerKg,
+          }),
+        });
+        enqueue(tx, { topic, payload, messageId: recordId });
+        return recordId;
+      });
+      return { labels, population, messageIds };
+    },
+    { behavior: 'immediate' },
+  );
+}
+
+/** Returns the current labels of a case, one per method, ordered by method name. */
+export function getLabels(executor: StoreExecutor, caseId: string): StoredLabel[] {
+  return executor
+    .select()
+    .from(anhLabels)
+    .where(eq(anhLabels.caseId, caseId))
+    .orderBy(asc(anhLabels.method))
+    .all();
+}
+
+/**
+ * Checks the study population for a labelled case. The Hb before ANH is drawn in theatre before
+ * any blood is withdrawn, so it is used when no preoperative Hb was entered at the cart.
+ * NOTE: that sample follows induction of anaesthesia and may read lower than a ward sample, so a
+ * case near 10 g/dL can be flagged here and not at the ward.
+ */
+export function trainingPopulation(scan: ScanRecord, label: AnhLabel): PopulationFlag {
+  const hbBeforeGdl = scan.hbPreopGdl ?? label.inputsCanonical.hbBeforeGdl;
+  const check = checkPopulation({ covariates: scan.covariates, hbBeforeGdl });
+  return { inPopulation: check.inPopulation, reasons: check.reasons };
+}
+
+function checkEnteredBy(enteredBy: string): string {
+  const trimmed = typeof enteredBy === 'string' ? enteredBy.trim() : '';
+  const printable = !/\p{Cc}/u.test(trimmed);
+  if (trimmed === '' || trimmed.length > MAX_ENTERED_BY_LENGTH || !printable) {
+    throw new BvEdgeError(
+      'label_entry_invalid',
+      `Invalid enteredBy ${JSON.stringify(enteredBy)}: expected the name or login of the person ` +
+        `entering the label, 1–${MAX_ENTERED_BY_LENGTH} printable characters.`,
+      { value: enteredBy },
+    );
+  }
+  return trimmed;
+}
+
+function computeLabels(entry: LabelEntry, options: LabelEntryOptions): AnhLabel[] {
+  const record: AnhRecord = {
+    ...entry.record,
+    anticoagulantMlPerBag: entry.record.anticoagulantMlPerBag ?? options.anticoagulantMlPerBag,
+  };
+  const anhOptions: AnhOptions = {};
+  if (options.minEquilibrationMinutes !== undefined) {
+    anhOptions.minEquilibrationMinutes = options.minEquilibrationMinutes;
+  }
+  if (entry.method === undefined) return computeAnhLabels(record, anhOptions);
+  // computeAnhLabel rejects a method outside ANH_METHODS with anh_method_unknown.
+  return [computeAnhLabel(record, entry.method as AnhMethod, anhOptions)];
+}
+
+function requireCase(executor: StoreExecutor, path: string, caseId: string): ScanRecord {
+  const scan = readCase(executor, path, caseId);
+  if (scan) return scan;
+  throw new BvEdgeError(
+    'case_unknown',
+    `Unknown case id ${JSON.stringify(caseId)}: no scan is stored under it in ${path}. ` +
+      'Check the id against the scan summary, or scan the patient first.',
+    { value: caseId },
+  );
+}
+
+type NewLabel = Omit<StoredLabel, 'labelId' | 'revision'>;
+
+/** Inserts the label, or replaces the case's label of the same method, and audits the change. */
+function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
+  const previous = executor
+    .select()
+    .from(anhLabels)
+    .where(and(eq(anhLabels.caseId, label.caseId), eq(anhLabels.method, label.method)))
+    .get();
+  const stored: StoredLabel = previous
+    ? { ...label, labelId: previous.labelId, revision: previous.revision + 1 }
+    : { ...label, labelId: randomUUID(), revision: 1 };
+  if (previous) {
+    executor.update(anhLabels).set(stored).where(eq(anhLabels.labelId, previous.labelId)).run();
+  } else {
+    executor.insert(anhLabels).values(stored).run();
+  }
+  appendAudit(executor, {
+    actor: label.enteredBy,
+    at: label.enteredAt,
+    action: previous ? 'label.update' : 'label.create',
+    caseId: label.caseId,
+    before: previous ?? null,
+    after: stored,
+  });
+  return stored;
+}
