@@ -4,6 +4,7 @@ import { createLogger, type Logger } from './core/log.ts';
 import { UsageError } from './commands/common.ts';
 import { anhCommand } from './commands/anh.ts';
 import { ANH_OPTIONS_HELP } from './commands/anh-options.ts';
+import { configCommand } from './commands/config.ts';
 import { demoCommand } from './commands/demo.ts';
 import { labelCommand } from './commands/label.ts';
 import { modelCommand } from './commands/model.ts';
@@ -14,6 +15,7 @@ const USAGE = `Usage:
   bv-edge scan --view VIEW=FILE ... --height-cm N --weight-kg N --sex female|male [options]
   bv-edge demo [--serve] [--port N]
   bv-edge run [--config FILE]
+  bv-edge config check FILE | show [FILE] [--json] | defaults
   bv-edge model validate DIR [--providers LIST] [--fp16] [--json]
   bv-edge anh --hb-before N --hb-after N --unit U --withdrawn-ml N [options]
   bv-edge label --case-id ID --entered-by NAME --hb-before N --hb-after N --unit U ... [options]
@@ -54,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   label: labelCommand,
   run: runCommand,
   model: modelCommand,
+  config: configCommand,
 };
 
 /** The daemon logs its starts, stops and retries; one-shot commands keep stderr to warnings. */

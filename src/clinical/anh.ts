@@ -162,7 +162,28 @@ export function computeAnhLabels(record: AnhRecord, options: AnhOptions = {}): A
  * alongside the withdrawal, so it is added to the lost volume. For the bag method its Hb is taken
  * as the mean of the two samples, because it was lost while Hb fell between them.
  */
+/**
+ * Labels outside this range, mL, come from a typing slip (an Hb drop of 0.01 g/dL, a volume in L),
+ * not from an adult patient, so they are rejected rather than stored as training truth. The range
+ * is deliberately wide: it is the reference bundle's plausible range of estimates.
+ */
+export const ANH_LABEL_RANGE_ML = { min: 1000, max: 15000 } as const;
+
 function computeBloodVolumeMl(method: AnhMethod, inputs: AnhInputsCanonical): number {
+  const bvMl = computeUncheckedBloodVolumeMl(method, inputs);
+  const { min, max } = ANH_LABEL_RANGE_ML;
+  if (!(bvMl >= min && bvMl <= max)) {
+    throw new BvEdgeError(
+      'anh_record_invalid',
+      `The ${method} label comes out at ${Math.round(bvMl)} mL, outside ${min}–${max} mL: ` +
+        'check Hb before, Hb after and the withdrawn volume.',
+      { value: bvMl },
+    );
+  }
+  return bvMl;
+}
+
+function computeUncheckedBloodVolumeMl(method: AnhMethod, inputs: AnhInputsCanonical): number {
   const { hbBeforeGdl: hb0, hbAfterGdl: hb1, bleedingMl } = inputs;
   const lostMl = inputs.withdrawnNetMl + bleedingMl;
   if (method === 'single-step') {

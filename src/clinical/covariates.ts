@@ -1,4 +1,5 @@
 import { BvEdgeError } from '../core/errors.ts';
+import { parseDecimal } from '../core/numbers.ts';
 import type { Covariates, Sex } from '../scan/types.ts';
 
 /**
@@ -46,9 +47,7 @@ function parseBounded(
     problems.push(`Missing ${name}: give it in ${limits.unit}.`);
     return undefined;
   }
-  // Plain decimals only: Number() would also read "0x64" as 100.
-  const decimal = typeof value === 'number' || /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value);
-  const number = decimal ? Number(value) : NaN;
+  const number = typeof value === 'number' ? value : parseDecimal(value);
   if (!Number.isFinite(number)) {
     problems.push(`Invalid ${name} "${value}": expected a number in ${limits.unit}.`);
     return undefined;

@@ -1,3 +1,4 @@
+import { parseDecimal } from '../core/numbers.ts';
 import { DEFAULT_ANTICOAGULANT_ML_PER_BAG, type AnhBag, type AnhRecord } from '../clinical/anh.ts';
 import type { HemoglobinUnit } from '../clinical/units.ts';
 import type { Config } from '../config/index.ts';
@@ -134,7 +135,7 @@ function optionalNumber(values: OptionValues, name: string): number | undefined 
 }
 
 function parseNumber(option: string, text: string, whole: string): number {
-  const value = text.trim() === '' ? Number.NaN : Number(text);
+  const value = parseDecimal(text);
   if (!Number.isFinite(value)) {
     throw new UsageError(`Invalid ${option} "${whole}": expected a number.`);
   }

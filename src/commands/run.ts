@@ -1,5 +1,5 @@
 import { loadConfig, readSecrets, type Config } from '../config/index.ts';
-import type { CaptureState, FrameSource } from '../core/frames.ts';
+import { CaptureService } from '../capture/index.ts';
 import type { Logger } from '../core/log.ts';
 import { Daemon, type DaemonOptions } from '../daemon.ts';
 import { WorkflowSettingsSchema, type WorkflowSettings } from '../workflow/settings.ts';
@@ -15,16 +15,25 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
   const { values } = parseCommandLine(args, { config: { type: 'string' } });
   const config = loadConfig({}, { file: values.config as string | undefined });
   const secrets = await readSecrets(config, logger.child({ subsystem: 'config' }));
-  // TODO: wire the capture service here in place of this stand-in. Until then every recording
-  // fails with no signal, but the status page, the API and restored cases work.
-  logger.warn('no capture source is wired: recordings will fail with no signal');
-  return runDaemon({
-    config,
-    workflow: workflowSettings(config),
-    http: { host: config.http.host, port: config.http.port, token: secrets.httpToken },
-    frameSource: new NoSignalSource(),
-    logger,
+  const capture = new CaptureService({
+    capture: config.capture,
+    dataDir: config.dataDir,
+    logger: logger.child({ subsystem: 'capture' }),
   });
+  // NOTE: capture starts before and stops after the other services, so a recording in progress
+  // at shutdown ends with no signal rather than being cut by an ordered stop.
+  await capture.start();
+  try {
+    return await runDaemon({
+      config,
+      workflow: workflowSettings(config),
+      http: { host: config.http.host, port: config.http.port, token: secrets.httpToken },
+      frameSource: capture,
+      logger,
+    });
+  } finally {
+    await capture.stop();
+  }
 }
 
 /**
@@ -85,22 +94,4 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) =>
     signal.addEventListener('abort', () => resolve(), { once: true }),
   );
-}
-
-/** A frame source with no signal, standing in until the capture service is wired. */
-class NoSignalSource implements FrameSource {
-  readonly state: CaptureState = 'no-signal';
-  readonly fps = 0;
-
-  imageArea(): null {
-    return null;
-  }
-
-  subscribe(): () => void {
-    return () => undefined;
-  }
-
-  onStateChange(): () => void {
-    return () => undefined;
-  }
 }

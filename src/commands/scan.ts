@@ -5,6 +5,7 @@ import {
   parseHemoglobinUnit,
   type HemoglobinUnit,
 } from '../clinical/units.ts';
+import { parseDecimal } from '../core/numbers.ts';
 import { isViewName, VIEW_NAMES, type Point, type ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import { App } from '../app.ts';
@@ -72,9 +73,12 @@ function parsePreoperativeHb(value: string | undefined, unitText: string): numbe
     throw new UsageError(`Invalid --hb-unit: ${(cause as Error).message}`);
   }
   if (value === undefined) return undefined;
-  const entered = Number(value);
+  const entered = parseDecimal(value);
+  if (!Number.isFinite(entered)) {
+    throw new UsageError(`Invalid --hb "${value}": expected a number in ${unit}.`);
+  }
   const gdl = hemoglobinToGdl(entered, unit);
-  if (value.trim() === '' || !Number.isFinite(gdl) || gdl < 3 || gdl > 25) {
+  if (gdl < 3 || gdl > 25) {
     const low = +hemoglobinFromGdl(3, unit).toFixed(2);
     const high = +hemoglobinFromGdl(25, unit).toFixed(2);
     throw new UsageError(`Invalid --hb "${value}" ${unit}: expected ${low}–${high} ${unit}.`);

@@ -191,8 +191,10 @@ export class OutboxPublisher {
       // A down broker fails every reconnect the same way, so log attempts 1, 2, 4, 8, ...
       this.errorCount += 1;
       if (isPowerOfTwo(this.errorCount)) {
+        // The message is enough for a refused or reset connection; the stack goes to debug.
+        logger.debug({ err: error }, 'MQTT client error detail');
         logger.warn(
-          this.logContext({ err: error, errorCount: this.errorCount }),
+          this.logContext({ error: error.message, errorCount: this.errorCount }),
           'MQTT client error',
         );
       }

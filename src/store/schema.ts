@@ -218,15 +218,14 @@ export const workflowCases = sqliteTable(
   },
   (table) => [
     check('workflow_cases_case_id_not_empty', sql`length(${table.caseId}) > 0`),
-    check(
-      'workflow_cases_status_valid',
-      sql`${table.status} in ('open', 'closed', 'abandoned')`,
-    ),
+    check('workflow_cases_status_valid', sql`${table.status} in ('open', 'closed', 'abandoned')`),
     check(
       'workflow_cases_step_valid',
       sql`${table.step} in ('idle', 'recording', 'analysing', 'review')`,
     ),
-    uniqueIndex('workflow_cases_one_open').on(table.status).where(sql`status = 'open'`),
+    uniqueIndex('workflow_cases_one_open')
+      .on(table.status)
+      .where(sql`status = 'open'`),
   ],
 );
 
