@@ -172,6 +172,8 @@ export class Daemon {
       outbox: outboxStats(services.store.db),
       mqttConnected: services.publisher?.connected ?? false,
       startedAt: this.startedAt,
+      capture: { state: this.options.frameSource.state, fps: this.options.frameSource.fps },
+      executionProviders: services.engine?.providers,
     }));
     if (http.token) {
       const auth = bearerAuth({ token: http.token.reveal() });

@@ -213,6 +213,22 @@ describe('status API', () => {
     assert.equal(status.latestEstimate, null);
   });
 
+  test('reports capture and providers', async () => {
+    setSnapshot(null);
+    snapshot = {
+      ...snapshot,
+      capture: { state: 'frozen', fps: 12.5 },
+      executionProviders: { ijv: 'cpu', fusion: 'cpu' },
+    };
+    const status = (await (
+      await fetch(new URL('/api/status', server.url))
+    ).json()) as StatusResponse;
+    assert.deepEqual(status.capture, { state: 'frozen', fps: 12.5 });
+    assert.deepEqual(status.executionProviders, { ijv: 'cpu', fusion: 'cpu' });
+    const { body } = await getPage();
+    assert.ok(body.includes('Capture: <span class="down">frozen</span>'), 'page lacks capture');
+  });
+
   test('healthz answers ok', async () => {
     const response = await fetch(new URL('/healthz', server.url));
     assert.equal(response.status, 200);

@@ -121,7 +121,18 @@ function renderLink(snapshot: StatusSnapshot): Fragment {
       }
     </p>
     <p>Outbox: ${depth} message${depth === 1 ? '' : 's'} queued${oldest}</p>
+    ${renderCapture(snapshot)}
     <p>Running since ${snapshot.startedAt}</p>`;
+}
+
+function renderCapture(snapshot: StatusSnapshot): Fragment | string {
+  const capture = snapshot.capture;
+  if (!capture) return '';
+  const state =
+    capture.state === 'live'
+      ? html`<span class="ok">live</span>`
+      : html`<span class="down">${capture.state}</span>`;
+  return html`<p>Capture: ${state}, ${formatNumber(capture.fps, 1)} frames/s</p>`;
 }
 
 function formatMean(series: SeriesSummary, digits: number): string {

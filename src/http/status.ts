@@ -34,6 +34,8 @@ export function toStatusResponse(snapshot: StatusSnapshot): StatusResponse {
     mqtt: { connected: snapshot.mqttConnected },
     outbox: snapshot.outbox,
     latestEstimate: snapshot.latestScan ? estimateMessage(snapshot.latestScan) : null,
+    capture: snapshot.capture ?? null,
+    executionProviders: snapshot.executionProviders ?? null,
   };
 }
 
