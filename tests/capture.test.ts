@@ -78,15 +78,25 @@ async function waitFor(
 }
 
 /** Process ids whose parent is this process, from /proc. */
+/** Returns a process's command line, or '' when it exited meanwhile. */
+function readCommandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
+}
+
 function childPids(): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The fourth field, after the command name in parentheses, is the parent pid.
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === process.pid) children.push(Number(entry));
+      // After the command name in parentheses come the state and the parent pid.
+      const [state, parentText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has exited and only waits to be reaped; it holds no resources.
+      if (Number(parentText) === process.pid && state !== 'Z') children.push(Number(entry));
     } catch {
       // The process exited while the folder was read.
     }
@@ -663,8 +673,8 @@ test('stop leaves no capture process', async () => {
   assert.equal(service.status().workerPid, null);
   assert.ok(!isAlive(live.workerPid!), `capture process ${live.workerPid} still runs`);
   const left = childPids()
-    .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '))
+    .map((pid) => readCommandLine(pid))
     // tsx runs an esbuild service process for the test runner itself.
-    .filter((command) => !command.includes('esbuild'));
+    .filter((command) => command !== '' && !command.includes('esbuild'));
   assert.deepEqual(left, [], 'child processes left after every test stopped its service');
 });

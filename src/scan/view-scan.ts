@@ -13,7 +13,7 @@ import type { ViewResult } from './types.ts';
  * Imaging depth assumed for each view when the operator gives none, in cm. Scanner video carries
  * no pixel spacing, so millimetres per pixel come from this depth over the image area height.
  * NOTE: 4 cm for a linear probe on the neck and 16 cm for a curved probe on the IVC are typical
- * presets, not measured ones; pass the scanner's depth when it is known.
+ * presets, not measured ones. Pass the scanner's depth when it is known.
  */
 export const DEFAULT_DEPTH_CM: Record<ViewName, number> = { ijv: 4, scv: 4, ca: 4, ivc: 16 };
 
