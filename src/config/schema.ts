@@ -33,7 +33,12 @@ const filePath = (what: string, example: string) =>
 
 const TensorRtSchema = z.strictObject({
   deviceId: setting(z.number().int().min(0), 0, 'CUDA device that TensorRT runs on.'),
-  fp16: setting(z.boolean(), true, 'Let TensorRT build FP16 kernels (trt_fp16_enable).'),
+  fp16: setting(
+    z.boolean(),
+    false,
+    'Let TensorRT build FP16 kernels (trt_fp16_enable); off by default because FP16 can move ' +
+      "outputs past the bundle's test-vector tolerance.",
+  ),
   engineCacheDir: setting(
     z.string().min(1).nullable(),
     null,
