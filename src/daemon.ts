@@ -28,8 +28,10 @@ export interface DaemonOptions {
    * workflow API accepts only requests that carry it as a bearer token.
    */
   http: { host: string; port: number; token?: Secret | null } | null;
-  /** Live frames; the daemon reads them but does not start or stop the source. */
+  /** Live frames; the daemon reads them but does not start the source. */
   frameSource: FrameSource;
+  /** Stops the frame source first on shutdown, so producers stop before the services they feed. */
+  stopFrameSource?: () => Promise<void>;
   logger: Logger;
 }
 
@@ -99,6 +101,7 @@ export class Daemon {
     if (!services) return true;
     this.services = null;
     const steps: [string, (() => Promise<void> | void) | undefined][] = [
+      ['capture', this.options.stopFrameSource],
       ['workflow', services.workflow && (() => services.workflow!.stop())],
       ['http', services.server && (() => services.server!.close())],
       ['mqtt', services.publisher && (() => services.publisher!.stop())],

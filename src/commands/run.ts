@@ -20,8 +20,8 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
     dataDir: config.dataDir,
     logger: logger.child({ subsystem: 'capture' }),
   });
-  // NOTE: capture starts before and stops after the other services, so a recording in progress
-  // at shutdown ends with no signal rather than being cut by an ordered stop.
+  // Capture starts before the daemon and is stopped first by the daemon's ordered shutdown; the
+  // second stop in `finally` covers a failed start and does nothing after a clean one.
   await capture.start();
   try {
     return await runDaemon({
@@ -29,6 +29,7 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
       workflow: workflowSettings(config),
       http: { host: config.http.host, port: config.http.port, token: secrets.httpToken },
       frameSource: capture,
+      stopFrameSource: () => capture.stop(),
       logger,
     });
   } finally {
