@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what bv-edge needs on Debian 12 with Node 20 when it is missing, and does nothing
-# when it is all there: GStreamer with the decoders for H.264 MP4, MPEG-4 MOV and GIF, the
+# when it is all there. That is GStreamer with the decoders for H.264 MP4, MPEG-4 MOV and GIF, the
 # headers that gstreamer-superficial compiles against, mosquitto and sqlite3 for the tests, then
 # the npm packages.
 set -euo pipefail

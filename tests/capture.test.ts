@@ -95,7 +95,7 @@ function childPids(): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // After the command name in parentheses come the state and the parent pid.
       const [state, parentText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // A zombie has exited and only waits to be reaped; it holds no resources.
+      // A zombie has exited and only waits to be reaped, so it uses no resources.
       if (Number(parentText) === process.pid && state !== 'Z') children.push(Number(entry));
     } catch {
       // The process exited while the folder was read.

@@ -59,16 +59,21 @@ function assertPhysical(view: ViewResult): void {
     m.apDiameterMm.max > 0.3 && m.apDiameterMm.max < 45,
     `${where}: AP ${m.apDiameterMm.max}`,
   );
-  assert.ok(m.lateralDiameterMm.max > 0.3 && m.lateralDiameterMm.max < 80, where);
+  assert.ok(m.lateralDiameterMm.max > 0.3, `${where}: lateral ${m.lateralDiameterMm.max}`);
+  assert.ok(m.lateralDiameterMm.max < 80, `${where}: lateral ${m.lateralDiameterMm.max}`);
   if (view.view === 'ca') {
     assert.equal(m.collapsibilityIndex, undefined, where);
-    assert.ok(m.pulsatilityIndex !== undefined && m.pulsatilityIndex >= 0, where);
+    assert.ok(m.pulsatilityIndex !== undefined, `${where}: no pulsatility`);
+    assert.ok(m.pulsatilityIndex >= 0, `${where}: pulsatility ${m.pulsatilityIndex}`);
     if (m.heartRateBpm !== undefined) {
-      assert.ok(m.heartRateBpm >= 30 && m.heartRateBpm <= 200, `${where}: HR ${m.heartRateBpm}`);
+      assert.ok(m.heartRateBpm >= 30, `${where}: HR ${m.heartRateBpm}`);
+      assert.ok(m.heartRateBpm <= 200, `${where}: HR ${m.heartRateBpm}`);
     }
   } else {
     const ci = m.collapsibilityIndex;
-    assert.ok(ci !== undefined && ci >= 0 && ci <= 1, `${where}: collapsibility ${ci}`);
+    assert.ok(ci !== undefined, `${where}: no collapsibility`);
+    assert.ok(ci >= 0, `${where}: collapsibility ${ci}`);
+    assert.ok(ci <= 1, `${where}: collapsibility ${ci}`);
   }
   assert.ok(view.features.every(Number.isFinite), `${where}: features ${view.features}`);
 }
@@ -76,8 +81,10 @@ function assertPhysical(view: ViewResult): void {
 function assertEstimate(record: ScanRecord): void {
   const e = record.estimate;
   assert.ok(Number.isFinite(e.bvMl), `bvMl ${e.bvMl}`);
-  assert.ok(e.bvMl > 1500 && e.bvMl < 12000, `bvMl ${e.bvMl}`);
-  assert.ok(e.lowerMl < e.bvMl && e.bvMl < e.upperMl, `interval ${e.lowerMl}–${e.upperMl}`);
+  assert.ok(e.bvMl > 1500, `bvMl ${e.bvMl}`);
+  assert.ok(e.bvMl < 12000, `bvMl ${e.bvMl}`);
+  assert.ok(e.lowerMl < e.bvMl, `lower bound ${e.lowerMl} above ${e.bvMl}`);
+  assert.ok(e.bvMl < e.upperMl, `upper bound ${e.upperMl} below ${e.bvMl}`);
   assert.ok(Math.abs(e.bvMlPerKg - e.bvMl / record.covariates.weightKg) < 1e-6);
   // Nadler 1962, male: 0.3669·1.72³ + 0.03219·70 + 0.6041 L = 4724 mL.
   assert.ok(Math.abs(e.nadlerMl - 4724) < 2, `nadlerMl ${e.nadlerMl}`);

@@ -179,10 +179,10 @@ function buildClip(
     );
   }
   // NOTE: appsink buffers carry no timestamps in gstreamer-superficial 1.7.4, so times come from
-  // the nominal frame rate; a variable-rate file (some GIFs) is treated as constant rate.
+  // the nominal frame rate. A variable-rate file (some GIFs) is treated as constant rate.
   const fromDuration = containerDurationS > 0 ? frames.length / containerDurationS : undefined;
-  // Some muxer and encoder pairs write a nominal rate that is off by orders of magnitude
-  // (avenc_mpeg4 in qtmux reads back as 1770/1 in GStreamer 1.22); the duration is trusted then.
+  // Some muxer and encoder pairs write a nominal rate that is off by orders of magnitude: avenc_mpeg4
+  // in qtmux reads back as 1770/1 in GStreamer 1.22. The duration is trusted then.
   const plausible = (value: number | undefined): value is number =>
     value !== undefined && value >= MIN_PLAUSIBLE_FPS && value <= MAX_PLAUSIBLE_FPS;
   const rate = plausible(fps) ? fps : plausible(fromDuration) ? fromDuration : DEFAULT_FPS;

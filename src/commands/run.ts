@@ -20,8 +20,8 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
     dataDir: config.dataDir,
     logger: logger.child({ subsystem: 'capture' }),
   });
-  // Capture starts before the daemon and is stopped first by the daemon's ordered shutdown; the
-  // second stop in `finally` covers a failed start and does nothing after a clean one.
+  // Capture starts before the daemon, and the daemon's ordered shutdown stops it first. The second
+  // stop in `finally` covers a failed start and does nothing after a clean one.
   await capture.start();
   try {
     return await runDaemon({

@@ -86,7 +86,7 @@ function parsePreoperativeHb(value: string | undefined, unitText: string): numbe
   return gdl;
 }
 
-/** A case id is pseudonymous: letters, digits, dot, dash and underscore only. */
+/** Checks that a case id is pseudonymous: letters, digits, dot, dash and underscore only. */
 function checkCaseId(caseId: string): void {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(caseId)) {
     throw new UsageError(
