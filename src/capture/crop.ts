@@ -1,5 +1,5 @@
 import { BvEdgeError } from '../core/errors.ts';
-import type { Frame, Rect } from '../core/image.ts';
+import { isRectInFrame, type Frame, type Rect } from '../core/image.ts';
 
 /**
  * Copies the pixels of `area` out of `frame`. Apply it before a frame is stored, sent or shown,
@@ -7,17 +7,7 @@ import type { Frame, Rect } from '../core/image.ts';
  * Throws `image_area_invalid` when `area` is not inside the frame.
  */
 export function cropToImageArea(frame: Frame, area: Rect): Frame {
-  const inside =
-    Number.isInteger(area.x) &&
-    Number.isInteger(area.y) &&
-    Number.isInteger(area.width) &&
-    Number.isInteger(area.height) &&
-    area.x >= 0 &&
-    area.y >= 0 &&
-    area.width > 0 &&
-    area.height > 0 &&
-    area.x + area.width <= frame.width &&
-    area.y + area.height <= frame.height;
+  const inside = isRectInFrame(area, frame.width, frame.height);
   if (!inside) {
     throw new BvEdgeError(
       'image_area_invalid',

@@ -36,6 +36,22 @@ export interface Clip {
   timestampsS: number[];
 }
 
+/** Whether `rect` has integer corners and lies inside a frame, each side at least `minSide`. */
+export function isRectInFrame(rect: Rect, width: number, height: number, minSide = 1): boolean {
+  return (
+    Number.isInteger(rect.x) &&
+    Number.isInteger(rect.y) &&
+    Number.isInteger(rect.width) &&
+    Number.isInteger(rect.height) &&
+    rect.x >= 0 &&
+    rect.y >= 0 &&
+    rect.width >= minSide &&
+    rect.height >= minSide &&
+    rect.x + rect.width <= width &&
+    rect.y + rect.height <= height
+  );
+}
+
 export const VIEW_NAMES = ['ijv', 'scv', 'ivc', 'ca'] as const;
 /** Internal jugular vein, subclavian vein, inferior vena cava, common carotid artery. */
 export type ViewName = (typeof VIEW_NAMES)[number];

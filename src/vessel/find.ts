@@ -1,5 +1,5 @@
 import { BvEdgeError } from '../core/errors.ts';
-import type { GrayFrame, Point, Rect } from '../core/image.ts';
+import { isRectInFrame, type GrayFrame, type Point, type Rect } from '../core/image.ts';
 import { checkGrayFrame } from './checks.ts';
 import { distanceTransform } from './morphology.ts';
 import { cropToFloat, gaussianBlurInPlace, otsuThreshold, type Raster } from './raster.ts';
@@ -70,17 +70,7 @@ function checkFrames(frames: GrayFrame[], area: Rect): void {
     );
   }
   checkGrayFrame(first);
-  const inside =
-    Number.isInteger(area.x) &&
-    Number.isInteger(area.y) &&
-    Number.isInteger(area.width) &&
-    Number.isInteger(area.height) &&
-    area.x >= 0 &&
-    area.y >= 0 &&
-    area.width >= 8 &&
-    area.height >= 8 &&
-    area.x + area.width <= first.width &&
-    area.y + area.height <= first.height;
+  const inside = isRectInFrame(area, first.width, first.height, 8);
   if (!inside) {
     throw new BvEdgeError(
       'invalid_image_area',
