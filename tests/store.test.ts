@@ -287,7 +287,7 @@ describe('saveScan', () => {
     const store = openTempStore('rollback-view');
     try {
       const record = sampleRecord('case-bad-view');
-      // The cast stands in for data from an older file with a view name outside the schema.
+      // The cast imitates data from an older file with a view name outside the schema.
       // The CHECK constraint rejects it after the case row is written.
       (record.views[1] as { view: string }).view = 'femoral';
       assert.throws(() => saveScan(store, record, []), /CHECK constraint failed: views_view_valid/);

@@ -2,9 +2,9 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 
 /**
- * Documentation of a config key beyond its description, kept in zod's global registry:
- * `examples` (JSON Schema's keyword) contains a value to show for a key without a default, and
- * `defaultText` the default in words when the value depends on the machine.
+ * Documentation of a config key beyond its description, kept in zod's global registry.
+ * `examples` (JSON Schema's keyword) contains a value to show for a key without a default.
+ * `defaultText` gives the default in words when the value depends on the machine.
  */
 export interface KeyDocs {
   [key: string]: unknown;

@@ -8,7 +8,7 @@ import { objectVariants, unwrapSchema } from './schema-walk.ts';
 const LINE_WIDTH = 100;
 
 /**
- * Where the next line goes: its indentation, and the column of `#` when it is commented out.
+ * Position of the next line: its indentation, and the column of `#` when it is commented out.
  * Prettier keeps `#` at the indentation of the enclosing block, so a commented-out block keeps
  * its own indentation after the `#`.
  */

@@ -4,7 +4,7 @@ import { CONFIG_VERSION } from './schema.ts';
 /** One step that rewrites a config object of version `from` into version `from + 1`. */
 interface Migration {
   from: number;
-  /** What the step changes, for `bv-edge config check`. */
+  /** Summary of the step's change, shown by `bv-edge config check`. */
   summary: string;
   apply(raw: Record<string, unknown>): Record<string, unknown>;
 }

@@ -27,7 +27,7 @@ export function unwrapSchema(schema: z.ZodType): UnwrappedSchema {
   }
 }
 
-/** The object schemas under `schema`: itself, or each variant of a union of objects. */
+/** Returns the object schemas under `schema`: itself, or each variant of a union of objects. */
 export function objectVariants(schema: z.ZodType): z.ZodObject[] {
   const inner = unwrapSchema(schema).schema;
   if (inner instanceof z.ZodObject) return [inner];
@@ -37,7 +37,7 @@ export function objectVariants(schema: z.ZodType): z.ZodObject[] {
   return [];
 }
 
-/** The keys of an object schema, or of every variant of a union, each with its schemas. */
+/** Collects the keys of an object schema, or of every union variant, each with its schemas. */
 export function childKeys(schema: z.ZodType): Map<string, z.ZodType[]> {
   const children = new Map<string, z.ZodType[]>();
   for (const variant of objectVariants(schema)) {

@@ -29,7 +29,7 @@ export function createLogger(options: { level?: string; destination?: number } =
   );
 }
 
-/** A logger that drops everything, for tests that do not read logs. */
+/** Creates a logger that drops everything, for tests that do not read logs. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }

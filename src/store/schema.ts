@@ -151,7 +151,7 @@ export const anhLabels = sqliteTable(
   ],
 );
 
-/** Who changed what and when. Rows are only ever inserted. */
+/** Audit trail of label changes: actor, time, action, before and after. Rows are only inserted. */
 export const auditLog = sqliteTable(
   'audit_log',
   {
