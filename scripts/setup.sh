@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what bv-edge needs on Debian 12 with Node 20 when it is missing, and does nothing
 # when it is all there. That is GStreamer with the decoders for H.264 MP4, MPEG-4 MOV and GIF, the
-# headers that gstreamer-superficial compiles against, mosquitto and sqlite3 for the tests, then
-# the npm packages.
+# headers that gstreamer-superficial compiles against; mosquitto, sqlite3, openssl, socat,
+# shellcheck and Chromium for the tests (the page is tested in Debian's Chromium, never a
+# downloaded browser); then the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ debian_packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev pkg-config
-  mosquitto sqlite3
+  mosquitto sqlite3 openssl socat shellcheck chromium fonts-noto-cjk
 )
 
 missing=()
