@@ -1,9 +1,10 @@
 import { asc, eq } from 'drizzle-orm';
 
 import type { StoreExecutor } from './db.ts';
+import type { AuditAction } from './audit-actions.ts';
 import { auditLog } from './schema.ts';
 
-export type AuditAction = (typeof auditLog.$inferSelect)['action'];
+export type { AuditAction } from './audit-actions.ts';
 
 /** One change as the audit log stores it. */
 export interface AuditEntry {
@@ -13,7 +14,8 @@ export interface AuditEntry {
   /** ISO 8601 UTC time of the change. */
   at: string;
   action: AuditAction;
-  caseId: string;
+  /** The case the change belongs to; null for device-wide changes. */
+  caseId: string | null;
   /** The row before the change; null for a creation. */
   before: unknown;
   after: unknown;

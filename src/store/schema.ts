@@ -11,6 +11,7 @@ import {
 } from 'drizzle-orm/sqlite-core';
 
 import type { AnhInputsCanonical } from '../clinical/anh.ts';
+import type { AuditAction } from './audit-actions.ts';
 import type { ViewName } from '../core/image.ts';
 import type { Covariates, ViewMeasurements, ViewResult } from '../scan/types.ts';
 import {
@@ -151,25 +152,28 @@ export const anhLabels = sqliteTable(
   ],
 );
 
-/** Audit trail of label changes: actor, time, action, before and after. Rows are only inserted. */
+/**
+ * Audit trail of changes made by people and by the fleet: labels, configuration, capture restarts,
+ * model installs. Rows are only inserted. `action` is "<area>.<verb>", e.g. "label.update".
+ */
 export const auditLog = sqliteTable(
   'audit_log',
   {
     seq: integer('seq').primaryKey({ autoIncrement: true }),
+    /** Name or login of the person, or "fleet:<client>" for a request over MQTT. */
     actor: text('actor').notNull(),
     at: text('at').notNull(),
-    action: text('action', { enum: ['label.create', 'label.update'] }).notNull(),
-    caseId: text('case_id')
-      .notNull()
-      .references(() => cases.caseId),
-    /** The row before the change, JSON; null for a creation. */
+    action: text('action').$type<AuditAction>().notNull(),
+    /** The case the change belongs to; null for device-wide changes such as configuration. */
+    caseId: text('case_id').references(() => cases.caseId),
+    /** The state before the change, JSON; null for a creation. */
     before: text('before', { mode: 'json' }).$type<unknown>(),
-    /** The row after the change, JSON. */
+    /** The state after the change, JSON. */
     after: text('after', { mode: 'json' }).$type<unknown>().notNull(),
   },
   (table) => [
     check('audit_log_actor_not_empty', sql`length(${table.actor}) > 0`),
-    check('audit_log_action_valid', sql`${table.action} in ('label.create', 'label.update')`),
+    check('audit_log_action_format', sql`${table.action} glob '[a-z]*.[a-z]*'`),
   ],
 );
 
