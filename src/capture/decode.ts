@@ -137,7 +137,11 @@ function checkReadableFile(path: string): void {
     });
   }
   if (size === 0) {
-    throw new BvEdgeError('empty_file', `Video file ${path} is empty (0 bytes).`, { value: path });
+    throw new BvEdgeError(
+      'empty_file',
+      `Video file ${path} is empty (0 bytes). Copy it again from the scanner.`,
+      { value: path },
+    );
   }
 }
 
