@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 
 import { decodeClip } from '../../src/capture/decode.ts';
 import { BvEdgeError } from '../../src/core/errors.ts';
-import { ensurePhantomClips, type PhantomClips } from '../../src/phantom/index.ts';
+import { ensurePhantomClips } from '../../src/phantom/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { clip, realClipsSkip } from '../helpers/data.ts';
 
@@ -118,7 +118,7 @@ for (const relative of CLIPS) {
 
 test('damaged scan keeps stored cases', { skip: realClipsSkip }, async () => {
   const dataDir = join(folder, 'data');
-  const phantom: PhantomClips = await ensurePhantomClips(join(folder, 'phantom'));
+  const phantom = await ensurePhantomClips(join(folder, 'phantom'));
   const views = (path: (view: 'ijv' | 'scv' | 'ivc' | 'ca') => string) =>
     (['ijv', 'scv', 'ivc', 'ca'] as const).flatMap((view) => ['--view', `${view}=${path(view)}`]);
   const patient = ['--height-cm', '170', '--weight-kg', '70', '--sex', 'male'];
