@@ -1,14 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BvEdgeError } from './core/errors.ts';
-import type { Config } from './config/index.ts';
+import { readSecrets, type Config, type Secrets } from './config/index.ts';
 import type { Logger } from './core/log.ts';
 import { InferenceEngine } from './inference/engine.ts';
 import { loadBundle } from './inference/bundle.ts';
 import { engineOptionsFromConfig } from './inference/engine-options.ts';
 import { estimateMessage } from './mqtt/payload.ts';
+import { publisherOptionsFromConfig } from './mqtt/connection-config.ts';
 import { OutboxPublisher, type DrainResult } from './mqtt/publisher.ts';
-import { defaultTopicBase, estimatesTopic } from './mqtt/topics.ts';
+import { configuredTopicBase, estimatesTopic } from './mqtt/topics.ts';
 import { runScan, type ScanRequest } from './scan/scan.ts';
 import type { ScanRecord } from './scan/types.ts';
 import { openDatabase, saveScan, type Store } from './store/index.ts';
@@ -28,6 +29,7 @@ export class App {
   private storeInstance: Store | null = null;
   private engineInstance: InferenceEngine | null = null;
   private publisherInstance: OutboxPublisher | null = null;
+  private secrets: Secrets | null = null;
 
   constructor(config: Config, logger: Logger) {
     this.config = config;
@@ -60,6 +62,8 @@ export class App {
         { value: this.config.dataDir, cause },
       );
     }
+    // Secret files are read before any work, so a missing password file fails the command early.
+    this.secrets = await readSecrets(this.config, this.logger.child({ subsystem: 'config' }));
     this.storeInstance = openDatabase(
       join(this.config.dataDir, 'bv-edge.sqlite'),
       this.logger.child({ subsystem: 'store' }),
@@ -74,8 +78,10 @@ export class App {
   /** Scans, stores the case with its outbox message in one transaction, then tries to deliver. */
   async scan(request: ScanRequest): Promise<ScanOutcome> {
     const record = await runScan(request, this.engine, this.logger.child({ subsystem: 'scan' }));
-    const topic = estimatesTopic(defaultTopicBase(this.config.mqtt.site, this.config.mqtt.device));
-    saveScan(this.store, record, [{ topic, payload: estimateMessage(record), qos: 1 }]);
+    const topic = estimatesTopic(configuredTopicBase(this.config.mqtt));
+    saveScan(this.store, record, [
+      { topic, kind: 'estimate', payload: estimateMessage(record), qos: 1 },
+    ]);
     // drain() connects on first use and returns with the messages still queued when it cannot.
     const publisher = this.publisher();
     const delivery = await publisher.drain({ timeoutMs: this.config.mqtt.publishTimeoutMs });
@@ -84,13 +90,15 @@ export class App {
 
   private publisher(): OutboxPublisher {
     if (!this.publisherInstance) {
-      this.publisherInstance = new OutboxPublisher({
-        store: this.store,
-        brokerUrl: this.config.mqtt.url,
-        clientId: `bv-edge-${this.config.mqtt.device}`,
-        logger: this.logger.child({ subsystem: 'mqtt' }),
-        connectTimeoutMs: this.config.mqtt.publishTimeoutMs,
-      });
+      if (!this.secrets) throw new Error('App.open() has not been called');
+      this.publisherInstance = new OutboxPublisher(
+        publisherOptionsFromConfig(
+          this.config,
+          this.secrets,
+          this.store,
+          this.logger.child({ subsystem: 'mqtt' }),
+        ),
+      );
     }
     return this.publisherInstance;
   }

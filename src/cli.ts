@@ -6,10 +6,13 @@ import { anhCommand } from './commands/anh.ts';
 import { ANH_OPTIONS_HELP } from './commands/anh-options.ts';
 import { configCommand } from './commands/config.ts';
 import { demoCommand } from './commands/demo.ts';
+import { fleetCommand } from './commands/fleet.ts';
 import { labelCommand } from './commands/label.ts';
 import { modelCommand } from './commands/model.ts';
 import { runCommand } from './commands/run.ts';
 import { scanCommand } from './commands/scan.ts';
+import { LogRing } from './fleet/log-ring.ts';
+import { LOG_RING_LINES } from './fleet/settings.ts';
 
 const USAGE = `Usage:
   bv-edge scan --view VIEW=FILE ... --height-cm N --weight-kg N --sex female|male [options]
@@ -17,8 +20,12 @@ const USAGE = `Usage:
   bv-edge run [--config FILE]
   bv-edge config check FILE | show [FILE] [--json] | defaults
   bv-edge model validate DIR [--providers LIST] [--fp16] [--json]
+  bv-edge model pack DIR --out FILE [--key KEY] | sign FILE --key KEY [--out FILE]
+  bv-edge model keygen --out PREFIX
+  bv-edge model install FILE [--activate] | list [--json] | activate VERSION | rollback
   bv-edge anh --hb-before N --hb-after N --unit U --withdrawn-ml N [options]
   bv-edge label --case-id ID --entered-by NAME --hb-before N --hb-after N --unit U ... [options]
+  bv-edge fleet devices | status DEVICE | request DEVICE COMMAND [JSON] | watch [DEVICE]
 
 scan options:
   --view VIEW=FILE     clip of one view; VIEW is one of ${VIEW_NAMES.join(', ')}; repeat per view
@@ -40,10 +47,19 @@ demo options:
   --serve              keep the status page up on http://127.0.0.1:PORT until Ctrl-C
   --port N             status page port (default 8080)
 
+model bundle options (pack, sign and keygen are for the ML team; install, list, activate and
+rollback change this cart's bundle store, and a running daemon switches at its next start):
+  --out FILE|PREFIX    the archive to write, or the key files PREFIX.key and PREFIX.pub
+  --key KEY            ed25519 private key (PEM) that signs the archive
+  --activate           install: make the bundle active once installed
+  --config FILE        config file with models.trustedKeys and the bundles folder
+
 anh and label options (anh prints the ANH blood-volume label; label also stores it against a
 scanned case and queues the training record):
 ${ANH_OPTIONS_HELP}  --case-id ID           label only: the scanned case
   --entered-by NAME      label only: who entered the values (kept in the audit log on the cart)
+
+fleet (the engineer's console over the fleet's MQTT broker): bv-edge fleet --help lists its options
 `;
 
 type Command = (args: string[], logger: Logger) => Promise<number>;
@@ -57,6 +73,7 @@ const COMMANDS: Record<string, Command> = {
   run: runCommand,
   model: modelCommand,
   config: configCommand,
+  fleet: fleetCommand,
 };
 
 /** The daemon logs its starts, stops and retries; one-shot commands keep stderr to warnings. */
@@ -66,7 +83,9 @@ const DEFAULT_LOG_LEVEL: Record<string, string> = { run: 'info' };
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const level = process.env.BV_EDGE_LOG_LEVEL ?? DEFAULT_LOG_LEVEL[name ?? ''] ?? 'warn';
-  const logger = createLogger({ level });
+  // Only the daemon keeps its recent log lines, for the fleet's log-tail request.
+  const logLines = name === 'run' ? new LogRing(LOG_RING_LINES) : null;
+  const logger = createLogger({ level, ...(logLines && { copy: logLines }) });
   try {
     if (name === undefined || name === '--help' || name === 'help') {
       process.stdout.write(USAGE);
@@ -78,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
         `Unknown command "${name}". Use one of: ${Object.keys(COMMANDS).join(', ')}.`,
       );
     }
+    if (command === runCommand) return await runCommand(rest, logger, { logLines });
     return await command(rest, logger);
   } catch (error) {
     return reportError(error, logger);

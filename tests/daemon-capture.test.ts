@@ -3,6 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+
+import Database from 'better-sqlite3';
+
 import { CaptureService } from '../src/capture/index.ts';
 import { workflowSettings } from '../src/commands/run.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -13,6 +16,11 @@ import type { CaseSnapshot } from '../src/workflow/types.ts';
 
 /** Long enough for the reference model's window of 32 frames at 10 Hz. */
 const RECORD_SECONDS = 3.5;
+
+/** Opens the daemon's database read-only beside the running daemon (WAL allows it). */
+function store(dataDir: string): Database.Database {
+  return new Database(join(dataDir, 'bv-edge.sqlite'), { readonly: true });
+}
 
 async function api<T>(base: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(new URL(`api/workflow${path}`, base), {
@@ -81,7 +89,25 @@ test('daemon case on live phantom capture', async () => {
     };
     assert.equal(status.capture.state, 'live');
     assert.ok(status.capture.fps > 20, `capture fps ${status.capture.fps}`);
-    assert.equal(status.outbox.depth, 1);
+    // The fleet agent queues telemetry and capture events beside the estimate.
+    const db = store(dataDir);
+    const estimates = db
+      .prepare("select count(*) as n from outbox where kind = 'estimate'")
+      .get() as { n: number };
+    db.close();
+    assert.equal(estimates.n, 1);
+    assert.ok(status.outbox.depth >= 1, `outbox depth ${status.outbox.depth}`);
+
+    // Every model run of the case is timed in /metrics.
+    const metrics = await (await fetch(new URL('metrics', base))).text();
+    for (const model of [...VIEW_NAMES, 'fusion']) {
+      const count = new RegExp(
+        `^bv_edge_inference_duration_seconds_count\\{model="${model}"\\} (\\d+)`,
+        'm',
+      );
+      const runs = Number(count.exec(metrics)?.[1] ?? 0);
+      assert.ok(runs >= 1, `no ${model} inference in /metrics`);
+    }
   } finally {
     assert.equal(await daemon.stop(), true);
     await capture.stop();

@@ -1,9 +1,22 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { Secret } from '../src/config/index.ts';
+import { silentLogger } from '../src/core/log.ts';
+import { createHttpApp, DaemonMetrics, type HttpApp, type Readiness } from '../src/http/index.ts';
+import { MESSAGES } from '../src/http/messages.ts';
+import type { Problem } from '../src/http/problem.ts';
 import { createStatusApp, serveStatus, type StatusServer } from '../src/http/status.ts';
 import type { StatusResponse, StatusSnapshot } from '../src/http/types.ts';
+import { estimateMessage } from '../src/mqtt/payload.ts';
 import type { ScanRecord } from '../src/scan/types.ts';
+import { openDatabase, saveScan, type Store } from '../src/store/index.ts';
+import { createWorkflowApi } from '../src/workflow/api.ts';
+import { WorkflowEventBus } from '../src/workflow/events.ts';
+import type { WorkflowService } from '../src/workflow/service.ts';
 
 const HOSTILE_CASE_ID = `<script>alert("x")</script>&'`;
 
@@ -238,6 +251,397 @@ describe('status API', () => {
   test('unknown path is 404', async () => {
     const response = await fetch(new URL('/missing', server.url));
     assert.equal(response.status, 404);
+    await response.body?.cancel();
+  });
+});
+
+describe('touchscreen app', () => {
+  const TOKEN = 'http-test-token';
+  let dataDir: string;
+  let store: Store;
+  let bus: WorkflowEventBus;
+  let metrics: DaemonMetrics;
+  let http: HttpApp;
+  let app: StatusServer;
+  let ready: Readiness;
+  let appSnapshot: StatusSnapshot;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'bv-edge-http-'));
+    store = openDatabase(join(dataDir, 'bv-edge.sqlite'), silentLogger());
+    const record = sampleRecord('case-http-1');
+    record.views = record.views.map((view) => ({ ...view, features: [] }));
+    saveScan(store, record, [
+      { topic: 'bv-edge/v1/test/cart/estimates', payload: estimateMessage(record) },
+    ]);
+    bus = new WorkflowEventBus(silentLogger());
+    appSnapshot = {
+      latestScan: null,
+      outbox: { depth: 1, oldestAgeS: 3 },
+      mqttConnected: false,
+      startedAt: '2025-03-14T08:00:00.000Z',
+      capture: { state: 'live', fps: 29.5, framesDropped: 4 },
+    };
+    ready = { storeOpen: true, modelsLoaded: false, captureState: 'starting' };
+    metrics = new DaemonMetrics(() => appSnapshot);
+    const logger = silentLogger();
+    const stubWorkflow = {} as unknown as WorkflowService;
+    http = createHttpApp({
+      language: 'zh-CN',
+      hbUnit: 'g/dL',
+      token: new Secret(TOKEN),
+      logger,
+      readStatus: () => appSnapshot,
+      readiness: () => ready,
+      events: bus,
+      cases: {
+        store,
+        labelOptions: { topicBase: 'bv-edge/v1/test/cart/' },
+        logger,
+      },
+      metrics,
+      // Validation runs before the workflow is called, so no workflow is needed here.
+      routes: { '/api/workflow': createWorkflowApi(stubWorkflow, logger) },
+    });
+    app = await serveStatus(http.app, { host: '127.0.0.1', port: 0 });
+  });
+
+  after(async () => {
+    http.close();
+    await app.close();
+    store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const authorized = { authorization: `Bearer ${TOKEN}` };
+
+  function get(path: string, headers: Record<string, string> = authorized): Promise<Response> {
+    return fetch(new URL(path, app.url), { headers, redirect: 'manual' });
+  }
+
+  async function post(path: string, body: unknown): Promise<{ status: number; json: Problem }> {
+    const response = await fetch(new URL(path, app.url), {
+      method: 'POST',
+      headers: { ...authorized, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as Problem };
+  }
+
+  test('API requires the token', async () => {
+    for (const path of ['api/status', 'api/events', 'api/cases/case-http-1', 'metrics']) {
+      const response = await get(path, {});
+      assert.equal(response.status, 401, path);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json', path);
+      const problem = (await response.json()) as Problem;
+      assert.equal(problem.type, 'urn:bv-edge:problem:unauthorized');
+      assert.equal(problem.status, 401);
+    }
+    assert.equal((await get('api/status', { authorization: 'Bearer wrong' })).status, 401);
+    assert.equal((await get('api/status')).status, 200);
+    const cookie = { cookie: `bv_edge_token=${TOKEN}` };
+    assert.equal((await get('api/status', cookie)).status, 200);
+    assert.equal((await get('healthz', {})).status, 200);
+  });
+
+  test('page token moves to a cookie', async () => {
+    const redirect = await get(`?token=${TOKEN}`, {});
+    assert.equal(redirect.status, 303);
+    assert.equal(redirect.headers.get('location'), '/');
+    const cookie = redirect.headers.get('set-cookie') ?? '';
+    assert.match(cookie, new RegExp(`^bv_edge_token=${TOKEN};`));
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    const login = await get('', {});
+    assert.equal(login.status, 200);
+    assert.ok((await login.text()).includes(MESSAGES['zh-CN']['login.token']), 'no sign-in form');
+    assert.equal((await get('?token=wrong', {})).status, 401);
+    const shell = await get('', { cookie: `bv_edge_token=${TOKEN}` });
+    const html = await shell.text();
+    assert.ok(html.includes('<script src="/assets/app.js" defer></script>'), 'no app script');
+    assert.ok(!/<script>|style=|https?:\/\//.test(html), 'inline script, style or remote URL');
+    const csp = shell.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+  });
+
+  test('login form checks the token', async () => {
+    const login = (token: string) =>
+      fetch(new URL('login', app.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, language: 'en' }).toString(),
+        redirect: 'manual',
+      });
+    const rejected = await login('wrong');
+    assert.equal(rejected.status, 401);
+    assert.ok((await rejected.text()).includes(MESSAGES.en['login.invalid']), 'no error shown');
+    const accepted = await login(TOKEN);
+    assert.equal(accepted.status, 303);
+    assert.match(accepted.headers.get('set-cookie') ?? '', /^bv_edge_token=/);
+  });
+
+  test('serves page assets', async () => {
+    const script = await get('assets/app.js', {});
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    const catalogue = await (await get('assets/messages.js', {})).text();
+    assert.ok(catalogue.startsWith('window.BV_EDGE_CATALOGUES = {'), 'no catalogue');
+    const css = await get('assets/app.css', {});
+    assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
+    await css.body?.cancel();
+  });
+
+  test('catalogues have equal keys', () => {
+    const english = Object.keys(MESSAGES.en).sort();
+    assert.deepEqual(Object.keys(MESSAGES['zh-CN']).sort(), english);
+    for (const [key, text] of Object.entries(MESSAGES['zh-CN'])) {
+      assert.notEqual(text.trim(), '', `empty Chinese text for ${key}`);
+    }
+  });
+
+  test('readyz 503 then 200', async () => {
+    const notReady = await get('readyz', {});
+    assert.equal(notReady.status, 503);
+    const body = (await notReady.json()) as { ready: boolean; reasons: string[] };
+    assert.equal(body.ready, false);
+    assert.deepEqual(body.reasons, [
+      'The models are not loaded.',
+      'Capture is starting, not live.',
+    ]);
+    ready = { storeOpen: true, modelsLoaded: true, captureState: 'live' };
+    const isReady = await get('readyz', {});
+    assert.equal(isReady.status, 200);
+    assert.deepEqual(await isReady.json(), { ready: true, reasons: [] });
+  });
+
+  test('metrics parse as Prometheus text', async () => {
+    metrics.observeInference('ijv', 0.012);
+    metrics.observeInference('fusion', 0.003);
+    bus.emit('case-closed', { caseId: 'case-http-1', record: sampleRecord('case-http-1') });
+    const response = await get('metrics');
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const samples = new Map<string, number>();
+    for (const line of (await response.text()).split('\n')) {
+      if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+      assert.ok(match, `not a Prometheus sample line: ${line}`);
+      samples.set(match[1]!, Number(match[2]));
+    }
+    assert.equal(samples.get('bv_edge_capture_fps'), 29.5);
+    assert.equal(samples.get('bv_edge_capture_dropped_frames_total'), 4);
+    assert.equal(samples.get('bv_edge_outbox_depth'), 1);
+    assert.equal(samples.get('bv_edge_estimates_total'), 1);
+    assert.equal(samples.get('bv_edge_inference_duration_seconds_count{model="ijv"}'), 1);
+    assert.equal(
+      samples.get('bv_edge_inference_duration_seconds_bucket{le="0.025",model="ijv"}'),
+      1,
+    );
+    assert.equal(
+      samples.get('bv_edge_inference_duration_seconds_bucket{le="0.01",model="ijv"}'),
+      0,
+    );
+  });
+
+  test('event stream has ids and replays', async () => {
+    const first = await readEvents(app.url, {}, (text) => text.includes('event: status'));
+    assert.match(first, /^event: hello\ndata: .*\nretry: 1000\n/m);
+    assert.ok(first.includes('"resumed":false'), 'fresh stream marked resumed');
+    bus.emit('case-abandoned', { caseId: 'case-sse-1' });
+    bus.emit('case-abandoned', { caseId: 'case-sse-2' });
+    const ids = [...first.matchAll(/^id: (\S+)$/gm)].map((match) => match[1]);
+    assert.deepEqual(ids, [], 'status events carry ids');
+    // Resume from a made-up first id of this boot: the second event is replayed.
+    const hello = JSON.parse(/^data: (.*)$/m.exec(first)![1]!) as { bootId: string };
+    const resumed = await readEvents(app.url, { 'last-event-id': `${hello.bootId}-2` }, (text) =>
+      text.includes('case-sse-2'),
+    );
+    assert.ok(resumed.includes('"resumed":true'), 'not resumed');
+    assert.ok(!resumed.includes('case-sse-1'), 'replayed an event the client had');
+    assert.match(
+      resumed,
+      new RegExp(`^event: case-abandoned\\ndata: .*case-sse-2.*\\nid: ${hello.bootId}-3\\n`, 'm'),
+    );
+    const otherBoot = await readEvents(app.url, { 'last-event-id': 'ffffffff-1' }, (text) =>
+      text.includes('event: hello'),
+    );
+    assert.ok(otherBoot.includes('"resumed":false'), 'resumed across boots');
+  });
+
+  async function readEvents(
+    base: string,
+    headers: Record<string, string>,
+    done: (text: string) => boolean,
+  ): Promise<string> {
+    const controller = new AbortController();
+    const response = await fetch(new URL('api/events', base), {
+      headers: { ...authorized, ...headers },
+      signal: controller.signal,
+    });
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!done(text)) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    controller.abort();
+    return text;
+  }
+
+  test('label API stores a label', async () => {
+    const stored = await post('api/cases/case-http-1/labels', {
+      enteredBy: 'coordinator-1',
+      hbUnit: 'g/dL',
+      hbBefore: 13.2,
+      hbAfter: 10.1,
+      withdrawnMl: 1100,
+    });
+    assert.equal(stored.status, 201, JSON.stringify(stored.json));
+    const labels = (stored.json as unknown as { labels: { method: string }[] }).labels;
+    assert.deepEqual(
+      labels.map((label) => label.method),
+      ['single-step', 'continuous-exchange'],
+    );
+    const read = (await (await get('api/cases/case-http-1')).json()) as {
+      labels: unknown[];
+      delivery: { central: string };
+    };
+    assert.equal(read.labels.length, 2);
+    assert.equal(read.delivery.central, 'queued');
+  });
+
+  test('label API rejects unknown case', async () => {
+    const response = await post('api/cases/no-such-case/labels', {
+      enteredBy: 'coordinator-1',
+      hbUnit: 'g/dL',
+      hbBefore: 13,
+      hbAfter: 10,
+      withdrawnMl: 1000,
+    });
+    assert.equal(response.status, 404);
+    assert.equal(response.json.code, 'case_unknown');
+    assert.equal((await get('api/cases/no-such-case')).status, 404);
+  });
+
+  const VALID_LABEL = {
+    enteredBy: 'coordinator-1',
+    hbUnit: 'g/dL',
+    hbBefore: 13,
+    hbAfter: 10,
+    withdrawnMl: 1000,
+  };
+
+  /** One bad value per field, with the fields the problem must name. */
+  const LABEL_CASES: [string, Record<string, unknown>, string[]][] = [
+    ['missing enteredBy', { enteredBy: undefined }, ['enteredBy']],
+    ['blank enteredBy', { enteredBy: '  ' }, ['enteredBy']],
+    ['unknown method', { method: 'magic' }, ['method']],
+    ['unknown hbUnit', { hbUnit: 'mg' }, ['hbUnit']],
+    ['text hbBefore', { hbBefore: 'x' }, ['hbBefore']],
+    ['hbBefore out of range', { hbBefore: 30 }, ['hbBefore']],
+    ['hbAfter above hbBefore', { hbAfter: 14 }, ['hbAfter']],
+    ['hbAfter in g/L range', { hbUnit: 'g/L', hbBefore: 130, hbAfter: 1 }, ['hbAfter']],
+    ['zero withdrawnMl', { withdrawnMl: 0 }, ['withdrawnMl']],
+    ['withdrawnMl and bags', { bags: [{ volumeMl: 450 }] }, ['withdrawnMl']],
+    [
+      'bag volume too big',
+      { withdrawnMl: undefined, bags: [{ volumeMl: 800 }] },
+      ['bags.0.volumeMl'],
+    ],
+    ['empty bags', { withdrawnMl: undefined, bags: [] }, ['bags']],
+    ['anticoagulant too big', { anticoagulantMlPerBag: 200 }, ['anticoagulantMlPerBag']],
+    ['empty replacementFluid', { replacementFluid: '' }, ['replacementFluid']],
+    ['negative replacementVolumeMl', { replacementVolumeMl: -1 }, ['replacementVolumeMl']],
+    ['urineOutputMl too big', { urineOutputMl: 6000 }, ['urineOutputMl']],
+    ['text bleedingMl', { bleedingMl: 'a' }, ['bleedingMl']],
+    ['equilibrationMinutes too big', { equilibrationMinutes: 700 }, ['equilibrationMinutes']],
+    ['unknown key', { mrn: '123' }, ['mrn']],
+  ];
+
+  for (const [name, change, fields] of LABEL_CASES) {
+    test(`label API rejects ${name}`, async () => {
+      const response = await post('api/cases/case-http-1/labels', { ...VALID_LABEL, ...change });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.type, 'urn:bv-edge:problem:invalid_request');
+      assert.equal(response.json.title, 'Invalid request');
+      assert.deepEqual(
+        response.json.errors?.map((error) => error.field),
+        fields,
+      );
+      assert.ok(response.json.detail.includes(fields[0]!), response.json.detail);
+    });
+  }
+
+  const VALID_CASE = { caseId: 'case-2', heightCm: 170, weightKg: 70, sex: 'male' };
+  const CASE_CASES: [string, Record<string, unknown>, string[]][] = [
+    ['missing caseId', { caseId: undefined }, ['caseId']],
+    ['caseId with a space', { caseId: 'Jane Doe' }, ['caseId']],
+    ['height out of range', { heightCm: 17 }, ['heightCm']],
+    ['text height', { heightCm: 'tall' }, ['heightCm']],
+    ['missing weight', { weightKg: undefined }, ['weightKg']],
+    ['weight out of range', { weightKg: 7000 }, ['weightKg']],
+    ['unknown sex', { sex: 'x' }, ['sex']],
+    ['age out of range', { ageYears: 200 }, ['ageYears']],
+    ['zero hemoglobin', { hbPreopGdl: 0 }, ['hbPreopGdl']],
+    ['unknown key', { name: 'Jane Doe' }, ['name']],
+  ];
+
+  for (const [name, change, fields] of CASE_CASES) {
+    test(`case API rejects ${name}`, async () => {
+      const response = await post('api/workflow/case', { ...VALID_CASE, ...change });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.code, 'invalid_request');
+      assert.deepEqual(
+        response.json.errors?.map((error) => error.field),
+        fields,
+      );
+    });
+  }
+
+  const RECORDING_CASES: [string, Record<string, unknown>, string[]][] = [
+    ['unknown view', { view: 'aorta' }, ['view']],
+    ['seed without y', { view: 'ijv', seed: { x: 1 } }, ['seed.y']],
+    ['zero depth', { view: 'ijv', depthCm: 0 }, ['depthCm']],
+    ['negative spacing', { view: 'ijv', mmPerPixel: -0.1 }, ['mmPerPixel']],
+    ['text duration', { view: 'ijv', durationS: 'long' }, ['durationS']],
+  ];
+
+  for (const [name, body, fields] of RECORDING_CASES) {
+    test(`recording API rejects ${name}`, async () => {
+      const response = await post('api/workflow/recording', body);
+      assert.equal(response.status, 400);
+      assert.deepEqual(
+        response.json.errors?.map((error) => error.field),
+        fields,
+      );
+    });
+  }
+
+  test('API rejects non-JSON body', async () => {
+    const response = await fetch(new URL('api/cases/case-http-1/labels', app.url), {
+      method: 'POST',
+      headers: { ...authorized, 'content-type': 'text/plain' },
+      body: 'hbBefore=13',
+    });
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json');
+    const problem = (await response.json()) as Problem;
+    assert.equal(problem.detail, 'Send the request body as application/json.');
+  });
+
+  test('unknown API path is a problem', async () => {
+    const response = await get('api/nothing');
+    assert.equal(response.status, 404);
+    assert.equal(((await response.json()) as Problem).type, 'urn:bv-edge:problem:not_found');
+  });
+
+  test('preview without frames is 503', async () => {
+    const response = await get('api/preview/lumen.png');
+    assert.equal(response.status, 503);
     await response.body?.cancel();
   });
 });

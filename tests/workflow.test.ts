@@ -608,7 +608,9 @@ test('optional views are masked', async (t) => {
 interface ApiBody {
   case?: CaseSnapshot | null;
   record?: ScanRecord;
-  error?: { code: string; message: string };
+  /** RFC 9457 problem details of a rejected request. */
+  detail?: string;
+  errors?: { field: string; code: string; detail: string }[];
 }
 
 test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {
@@ -668,7 +670,9 @@ test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {
     assert.equal(form.status, 400);
     const unknownKey = await call('POST', '/case', { caseId: 'api-1', name: 'Jane Doe' });
     assert.equal(unknownKey.status, 400);
-    assert.match(unknownKey.body.error?.message ?? '', /Unrecognized key: "name"/);
+    const nameError = unknownKey.body.errors?.find((error) => error.field === 'name');
+    assert.equal(nameError?.code, 'unrecognized_keys');
+    assert.match(unknownKey.body.detail ?? '', /Unrecognized key "name"/);
     assert.equal((await call('POST', '/accept')).status, 409);
 
     const opened = await call('POST', '/case', { caseId: 'api-1', ...PATIENT });
@@ -694,7 +698,9 @@ test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {
     const message = JSON.parse(await received) as { caseId: string; estimateId: string };
     assert.equal(message.caseId, 'api-1');
     assert.equal(message.estimateId, closed.body.record?.estimateId);
-    const status = (await (await fetch(`${daemon.url}api/status`)).json()) as {
+    const status = (await (
+      await fetch(`${daemon.url}api/status`, { headers: { authorization: 'Bearer test-token' } })
+    ).json()) as {
       latestEstimate: { caseId: string };
     };
     assert.equal(status.latestEstimate.caseId, 'api-1');

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import type { LogRing } from '../fleet/log-ring.ts';
 import { checkBrokerUrl } from '../mqtt/publisher.ts';
 
 /** An invalid command line; the CLI exits with code 2. */
@@ -34,4 +35,10 @@ export function configFrom(values: Record<string, unknown>): Config {
     ...(values['model-dir'] !== undefined && { modelDir: values['model-dir'] as string }),
     ...(values.broker !== undefined && { mqtt: { url: values.broker as string } }),
   });
+}
+
+/** What the CLI gives every command besides its arguments and the logger. */
+export interface CommandContext {
+  /** Recent log lines of this process; only `run` keeps them. */
+  logLines: LogRing | null;
 }

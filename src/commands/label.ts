@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 
-import type { Config } from '../config/index.ts';
+import { readSecrets, type Config } from '../config/index.ts';
 import type { Logger } from '../core/log.ts';
 import { OutboxPublisher, type DrainResult } from '../mqtt/publisher.ts';
-import { defaultTopicBase } from '../mqtt/topics.ts';
+import { publisherOptionsFromConfig } from '../mqtt/connection-config.ts';
+import { configuredTopicBase } from '../mqtt/topics.ts';
 import { deliveryLine, populationLine } from '../scan/report.ts';
 import { openDatabase, type Store } from '../store/db.ts';
 import { enterLabel, type LabelEntry, type LabelEntryResult } from '../store/labels.ts';
@@ -73,7 +74,7 @@ function requireOption(value: unknown, name: string, meaning: string): string {
 
 function entryOptions(config: Config, settings: AnhSiteSettings) {
   return {
-    topicBase: defaultTopicBase(config.mqtt.site, config.mqtt.device),
+    topicBase: configuredTopicBase(config.mqtt),
     anticoagulantMlPerBag: settings.anticoagulantMlPerBag,
     minEquilibrationMinutes: settings.minEquilibrationMinutes,
     weightBasedMlPerKg: settings.weightBasedMlPerKg,
@@ -82,13 +83,10 @@ function entryOptions(config: Config, settings: AnhSiteSettings) {
 
 /** Sends what the outbox contains, the new training records included; unsent ones stay queued. */
 async function publishOutbox(store: Store, config: Config, logger: Logger): Promise<DrainResult> {
-  const publisher = new OutboxPublisher({
-    store,
-    brokerUrl: config.mqtt.url,
-    clientId: `bv-edge-${config.mqtt.device}`,
-    logger: logger.child({ subsystem: 'mqtt' }),
-    connectTimeoutMs: config.mqtt.publishTimeoutMs,
-  });
+  const secrets = await readSecrets(config, logger.child({ subsystem: 'config' }));
+  const publisher = new OutboxPublisher(
+    publisherOptionsFromConfig(config, secrets, store, logger.child({ subsystem: 'mqtt' })),
+  );
   try {
     return await publisher.drain({ timeoutMs: config.mqtt.publishTimeoutMs });
   } finally {

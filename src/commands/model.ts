@@ -6,20 +6,25 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../inference/engine
 import { validateBundle, type ValidationReport } from '../inference/validate.ts';
 import { formatViolation } from '../inference/violation.ts';
 import { UsageError } from './common.ts';
+import { BUNDLE_USAGE, bundleCommand } from './model-bundles.ts';
 
 const USAGE =
   'Usage: bv-edge model validate DIR [--providers LIST] [--fp16] [--json] ' +
   '(LIST: comma-separated tensorrt, cuda, cpu; default the configured providers)';
 
 /**
- * `bv-edge model validate DIR`: checks a model bundle against the contract and prints one line
- * per violation. Exit codes: 0 valid, 1 violations found, 2 invalid command line.
+ * `bv-edge model SUBCOMMAND`. `validate DIR` checks a model bundle against the contract and
+ * prints one line per violation, with exit codes 0 valid, 1 violations found and 2 invalid
+ * command line. The archive and bundle-store subcommands are in model-bundles.ts.
  */
 export async function modelCommand(args: string[], logger: Logger): Promise<number> {
   const [subcommand, ...rest] = args;
+  const bundle = subcommand === undefined ? null : bundleCommand(subcommand, rest, logger);
+  if (bundle) return bundle;
   if (subcommand !== 'validate') {
     throw new UsageError(
-      `Unknown model subcommand "${subcommand ?? ''}"; expected validate. ${USAGE}`,
+      `Unknown model subcommand "${subcommand ?? ''}"; expected validate, pack, sign, keygen, ` +
+        `install, list, activate or rollback. ${USAGE}\n${BUNDLE_USAGE}`,
     );
   }
   const { dir, providers, fp16, json } = parseValidateArgs(rest);

@@ -2,18 +2,48 @@ import { loadConfig, readSecrets, type Config } from '../config/index.ts';
 import { CaptureService } from '../capture/index.ts';
 import type { Logger } from '../core/log.ts';
 import { Daemon, type DaemonOptions } from '../daemon.ts';
+import type { LogRing } from '../fleet/log-ring.ts';
+import { SystemdNotifier } from '../ops/index.ts';
 import { WorkflowSettingsSchema, type WorkflowSettings } from '../workflow/settings.ts';
-import { parseCommandLine } from './common.ts';
+import { parseCommandLine, type CommandContext } from './common.ts';
 
 export interface RunDaemonOptions extends DaemonOptions {
   /** Stream for the one start-up line; default stdout. */
   out?: NodeJS.WritableStream;
+  /** Tells systemd about readiness and shutdown; nothing is sent when left out. */
+  notifier?: SystemdNotifier;
 }
 
-/** Runs the daemon until SIGINT or SIGTERM: `bv-edge run [--config FILE]`. */
-export async function runCommand(args: string[], logger: Logger): Promise<number> {
+/**
+ * Runs the daemon until SIGINT or SIGTERM: `bv-edge run [--config FILE]`. Under systemd
+ * (Type=notify) it sends READY=1 once the status page serves, WATCHDOG=1 from the start, and
+ * STOPPING=1 when a stop begins.
+ */
+export async function runCommand(
+  args: string[],
+  logger: Logger,
+  context: CommandContext = { logLines: null },
+): Promise<number> {
   const { values } = parseCommandLine(args, { config: { type: 'string' } });
-  const config = loadConfig({}, { file: values.config as string | undefined });
+  // Watchdog pings start before capture and the models load, so WatchdogSec covers start-up too.
+  const notifier = new SystemdNotifier({ logger: logger.child({ subsystem: 'systemd' }) });
+  notifier.startWatchdog();
+  try {
+    const configFile = values.config as string | undefined;
+    return await runWithCapture(configFile, logger, notifier, context.logLines);
+  } finally {
+    notifier.stopWatchdog();
+    await notifier.flush();
+  }
+}
+
+async function runWithCapture(
+  configFile: string | undefined,
+  logger: Logger,
+  notifier: SystemdNotifier,
+  logLines: LogRing | null,
+): Promise<number> {
+  const config = loadConfig({}, { file: configFile });
   const secrets = await readSecrets(config, logger.child({ subsystem: 'config' }));
   const capture = new CaptureService({
     capture: config.capture,
@@ -31,6 +61,9 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
       frameSource: capture,
       stopFrameSource: () => capture.stop(),
       logger,
+      notifier,
+      configFile: configFile ?? null,
+      logLines,
     });
   } finally {
     await capture.stop();
@@ -40,7 +73,7 @@ export async function runCommand(args: string[], logger: Logger): Promise<number
 /**
  * Starts the daemon and stops it on the first SIGINT or SIGTERM; a second signal is logged and
  * ignored, so a repeated Ctrl-C cannot cut the shutdown short. Returns 0 after a clean stop, 1
- * when a service failed to stop.
+ * when a service failed to stop, so that systemd's Restart=on-failure restarts it.
  */
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const out = options.out ?? process.stdout;
@@ -56,12 +89,18 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const notifier = options.notifier;
   try {
     if (await startUnlessStopped(daemon, stopRequested.signal)) {
+      await notifier?.ready(`running; status page on ${daemon.url ?? '(none)'}`);
       out.write(`bv-edge running; status page on ${daemon.url ?? '(none)'} (Ctrl-C stops it)\n`);
       await waitForAbort(stopRequested.signal);
     }
-    return (await daemon.stop()) ? 0 : 1;
+    await notifier?.stopping('stopping');
+    const clean = await daemon.stop();
+    await notifier?.status(clean ? 'stopped' : 'stopped with failures; see the log');
+    options.logger.flush();
+    return clean ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -10,8 +10,13 @@ import { ANH_LIMITS } from '../clinical/anh.ts';
 import { HEIGHT_UNITS, HEMOGLOBIN_UNITS, WEIGHT_UNITS } from '../clinical/units.ts';
 import { DEFAULT_BLOOD_VOLUME_ML_PER_KG, ML_PER_KG_LIMITS } from '../clinical/weight-based.ts';
 import { VIEW_NAMES } from '../core/image.ts';
+import { PAGE_LANGUAGES } from '../http/languages.ts';
+import { FleetSchema } from '../fleet/settings.ts';
 import { CaptureSchema } from './capture-schema.ts';
 import { optionalSetting, section, setting } from './describe.ts';
+import { ModelsSchema } from '../ota/config-schema.ts';
+import { StorageSchema } from '../ops/storage-schema.ts';
+import { Hl7Schema } from './hl7-schema.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
@@ -76,6 +81,32 @@ const MqttTlsSchema = z
     path: ['keyFile'],
   });
 
+const MqttOutboxSchema = z.strictObject({
+  maxRows: setting(
+    z.number().int().positive(),
+    100_000,
+    'Messages the outbox holds before it drops telemetry, then events, oldest first; ' +
+      'estimates and training records are never dropped, and past this the outbox is flagged full.',
+  ),
+  maxBytes: setting(
+    z.number().int().positive(),
+    268_435_456,
+    'Payload bytes the outbox holds (256 MiB by default), with the same policy as maxRows, bytes.',
+  ),
+  maxAgeDays: setting(
+    z.number().positive(),
+    7,
+    'Age after which queued telemetry and events are dropped, days; estimates and training ' +
+      'records are kept however old.',
+  ),
+  inflightWindow: setting(
+    z.number().int().min(1).max(20),
+    8,
+    'Messages published but not yet acknowledged by the broker, at most; 20 is the receive ' +
+      'maximum that mosquitto 2 grants by default.',
+  ),
+});
+
 const MqttSchema = z
   .strictObject({
     url: setting(
@@ -98,6 +129,25 @@ const MqttSchema = z
       '/etc/bv-edge/mqtt-password',
     ),
     tls: section(MqttTlsSchema, 'TLS files for mqtts:// and wss:// brokers.'),
+    topicBase: optionalSetting(
+      z.string().regex(/^[^+#\0]+\/$/, 'expected levels without "+", "#" or NUL, ending with "/"'),
+      'Prefix of every topic of this device, ending with "/"; left out, it is ' +
+        'bv-edge/v1/<site>/<device>/.',
+      'bv-edge/v1/site-a/cart-1/',
+    ),
+    protocolVersion: setting(
+      z.literal([4, 5]),
+      5,
+      'MQTT protocol version: 5 falls back to 3.1.1 once when the broker rejects it; ' +
+        '4 uses 3.1.1 only.',
+    ),
+    sessionExpirySeconds: setting(
+      z.number().int().min(0).max(4_294_967_295),
+      3600,
+      'How long an MQTT 5 broker keeps the session (subscriptions, queued requests) after a ' +
+        'disconnect, s.',
+    ),
+    outbox: section(MqttOutboxSchema, 'Bounds and sending window of the store-and-forward outbox.'),
     publishTimeoutMs: setting(
       z.number().int().positive().max(600_000),
       5000,
@@ -119,6 +169,11 @@ const HttpSchema = z.strictObject({
   tokenFile: filePath(
     'File whose content is the API bearer token; keep it mode 0600.',
     '/etc/bv-edge/api-token',
+  ),
+  language: setting(
+    z.enum(PAGE_LANGUAGES),
+    'zh-CN',
+    'Language the touchscreen page starts in; the operator can switch it on the page.',
   ),
 });
 
@@ -194,6 +249,16 @@ export const ConfigSchema = z
     capture: section(CaptureSchema, 'Live video capture.'),
     workflow: section(WorkflowSchema, 'Scan workflow.'),
     clinical: section(ClinicalSchema, 'Clinical settings of the site.'),
+    fleet: section(
+      FleetSchema,
+      'Fleet management over MQTT: status, telemetry, events and requests.',
+    ),
+    models: section(ModelsSchema, 'Model bundles delivered over the air.'),
+    hl7: section(Hl7Schema, 'Push of estimates to the anesthesia information system (HL7 v2).'),
+    storage: section(
+      StorageSchema,
+      'Care of the SQLite store: checkpoints, retention, disk-space floor, backups.',
+    ),
   })
   .refine((config) => isLoopback(config.http.host) || config.http.tokenFile !== undefined, {
     message: 'serving on a non-loopback address needs tokenFile, so that the API is not open',

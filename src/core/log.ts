@@ -17,16 +17,31 @@ export const REDACTED_LOG_PATHS = [
   '*.headers.authorization',
 ];
 
-/** Creates the root logger; subsystems take `logger.child({ subsystem })`. */
-export function createLogger(options: { level?: string; destination?: number } = {}): Logger {
-  return pino(
-    {
-      level: options.level ?? process.env.BV_EDGE_LOG_LEVEL ?? 'info',
-      base: undefined,
-      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
-    },
-    pino.destination({ dest: options.destination ?? 2, sync: true }),
-  );
+/** A second place for log lines, e.g. the ring that answers the fleet's log-tail request. */
+export interface LogCopy {
+  write(line: string): void;
+}
+
+/**
+ * Creates the root logger; subsystems take `logger.child({ subsystem })`. With `copy`, every line
+ * also goes to it, already redacted.
+ */
+export function createLogger(
+  options: { level?: string; destination?: number; copy?: LogCopy } = {},
+): Logger {
+  const level = options.level ?? process.env.BV_EDGE_LOG_LEVEL ?? 'info';
+  const settings = {
+    level,
+    base: undefined,
+    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+  };
+  const destination = pino.destination({ dest: options.destination ?? 2, sync: true });
+  if (!options.copy) return pino(settings, destination);
+  const streams = pino.multistream([
+    { stream: destination, level: level as pino.Level },
+    { stream: options.copy, level: level as pino.Level },
+  ]);
+  return pino(settings, streams);
 }
 
 /** Creates a logger that drops everything, for tests that do not read logs. */

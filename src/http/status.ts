@@ -36,6 +36,10 @@ export function toStatusResponse(snapshot: StatusSnapshot): StatusResponse {
     latestEstimate: snapshot.latestScan ? estimateMessage(snapshot.latestScan) : null,
     capture: snapshot.capture ?? null,
     executionProviders: snapshot.executionProviders ?? null,
+    bundles: snapshot.bundles ?? null,
+    model: snapshot.model ?? null,
+    hl7: snapshot.hl7 ?? null,
+    diskFreeBytes: snapshot.diskFreeBytes ?? null,
   };
 }
 
@@ -58,6 +62,8 @@ export async function serveStatus(
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
+        // Event streams stay open until the client leaves, so close() ends every connection.
+        if ('closeAllConnections' in server) server.closeAllConnections();
       }),
   };
 }

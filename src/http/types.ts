@@ -1,5 +1,7 @@
 import type { CaptureState } from '../core/frames.ts';
+import type { Rect } from '../core/image.ts';
 import type { EstimateMessage } from '../mqtt/payload.ts';
+import type { BundlesInfo } from '../ota/index.ts';
 import type { ScanRecord } from '../scan/types.ts';
 import type { OutboxStats } from '../store/outbox.ts';
 
@@ -14,12 +16,39 @@ export interface StatusSnapshot {
   capture?: CaptureSummary;
   /** Execution provider of each model, e.g. { ijv: 'cpu', fusion: 'cpu' }. */
   executionProviders?: Readonly<Record<string, string>>;
+  /** The active and the previous model bundle, in the daemon only. */
+  bundles?: BundlesInfo;
+  /** The loaded model bundle, in the daemon only. */
+  model?: ModelSummary;
+  /** Connection to the anesthesia system over HL7; absent when no HL7 link is built in. */
+  hl7?: Hl7Summary;
+  /** Free space on the data folder's file system, bytes; null when it could not be read. */
+  diskFreeBytes?: number | null;
+}
+
+export interface ModelSummary {
+  name: string;
+  version: string;
+  intendedUse: string;
+}
+
+/** States of the HL7 link; the page translates each. */
+export type Hl7State = 'disabled' | 'connecting' | 'connected' | 'disconnected' | 'error';
+
+export interface Hl7Summary {
+  state: Hl7State;
+  /** A sentence for the log and the API, e.g. the last error; the page does not show it. */
+  detail: string | null;
 }
 
 export interface CaptureSummary {
   state: CaptureState;
   /** Measured frame rate, frames per second. */
   fps: number;
+  /** Frames dropped since capture started because the daemon fell behind. */
+  framesDropped?: number;
+  /** Ultrasound image area in source pixels, or null while it is not known yet. */
+  imageArea?: Rect | null;
 }
 
 /** Body of GET /api/status. */
@@ -31,4 +60,8 @@ export interface StatusResponse {
   latestEstimate: EstimateMessage | null;
   capture: CaptureSummary | null;
   executionProviders: Readonly<Record<string, string>> | null;
+  bundles: BundlesInfo | null;
+  model: ModelSummary | null;
+  hl7: Hl7Summary | null;
+  diskFreeBytes: number | null;
 }

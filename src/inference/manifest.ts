@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VIEW_NAMES } from '../core/image.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import { checkRange } from '../ota/semver.ts';
 
 /** Tensor names of the fusion model that the engine feeds and reads. */
 export const FUSION_INPUT_NAMES = {
@@ -140,6 +141,28 @@ const testVectorSpec = z.object({
   tolerance: z.object({ absolute: z.number().nonnegative(), relative: z.number().nonnegative() }),
 });
 
+/** Daemon versions and execution providers a bundle needs; every field is optional. */
+const requiresSpec = z.strictObject({
+  /** npm semver range of the bv-edge versions the bundle runs on, e.g. ">=0.1.0 <1.0.0". */
+  daemon: z
+    .string()
+    .min(1)
+    .refine((range) => {
+      try {
+        checkRange(range);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected an npm semver range such as ">=0.1.0 <1.0.0"')
+    .optional(),
+  /** The bundle runs only on these providers; a device needs at least one of them. */
+  providers: z
+    .array(z.enum(['tensorrt', 'cuda', 'cpu']))
+    .min(1)
+    .optional(),
+});
+
 const manifestObject = z.object({
   schemaVersion: z.literal(1),
   name: z.string().min(1),
@@ -156,12 +179,15 @@ const manifestObject = z.object({
   plausibleRangeMl: z.tuple([z.number().positive(), z.number().positive()]),
   provenance: provenanceSpec,
   testVector: testVectorSpec,
+  /** Absent in bundles that need nothing beyond the contract. */
+  requires: requiresSpec.optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestObject>;
 export type ViewModelSpec = z.infer<typeof viewModelSpec>;
 export type ViewInputSpec = z.infer<typeof viewInputSpec>;
 export type TensorSpec = z.infer<typeof tensorSpec>;
+export type ManifestRequirements = z.infer<typeof requiresSpec>;
 
 type Context = z.core.$RefinementCtx<ModelManifest>;
 

@@ -1,26 +1,36 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { connect, type MqttClient } from 'mqtt';
-
 import { BvEdgeError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
 import type { Store } from '../store/db.ts';
-import { markSent, outboxStats, peek, recordFailure, type OutboxRow } from '../store/outbox.ts';
+import {
+  enforceLimits,
+  enqueue,
+  markSentMany,
+  outboxStats,
+  outboxUsage,
+  peek,
+  recordFailure,
+  type OutboxLimits,
+  type OutboxMessage,
+  type OutboxRow,
+  type OutboxUsage,
+} from '../store/outbox.ts';
+import { MqttConnection, redactPassword, type ConnectionOptions } from './connection.ts';
+import type { MessageHandler, MqttLink, PublishNowOptions } from './link.ts';
+import { EVENTS_TOPIC } from './topics.ts';
 
-export interface OutboxPublisherOptions {
+export { checkBrokerUrl, redactPassword } from './connection.ts';
+
+export interface OutboxPublisherOptions extends ConnectionOptions {
   store: Store;
-  /** Broker URL, e.g. "mqtt://127.0.0.1:1883". Logs and errors show a password in it as ***. */
-  brokerUrl: string;
-  clientId: string;
-  logger: Logger;
-  /** How long to wait for the broker's CONNACK, in ms. Default 5000. */
-  connectTimeoutMs?: number;
-  /** 4 is MQTT 3.1.1 (aedes supports only this), 5 is MQTT 5.0. Default 4. */
-  protocolVersion?: 4 | 5;
-  /** Pause between reconnect attempts, in ms. Default 2000. */
-  reconnectPeriodMs?: number;
+  /** The device's topic base ending with "/", for MqttLink.topicBase and the outbox-full event. */
+  topicBase?: string;
   /** How often to look for messages queued without wake(), e.g. by another process, in ms. Default 2000. */
   pollIntervalMs?: number;
+  /** Messages published but not yet acknowledged, at most. Default 8. */
+  inflightWindow?: number;
+  /** Outbox bounds; each one left out takes its default (DEFAULT_OUTBOX_LIMITS). */
+  limits?: Partial<OutboxLimits>;
 }
 
 export interface DrainResult {
@@ -31,46 +41,96 @@ export interface DrainResult {
   connected: boolean;
 }
 
-/** Outcome of one publish: null when acknowledged, the error, or 'stopped' by stop(). */
-type PublishOutcome = Error | null | 'stopped';
+/** Outbox figures with the publisher's own counters, for status, telemetry and requests. */
+export interface PublisherStats extends OutboxUsage {
+  connected: boolean;
+  /** Messages acknowledged since this publisher was constructed. */
+  sent: number;
+  /** Topics whose next message waits for a retry after a rejected publish. */
+  backoffTopics: string[];
+}
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const DEFAULT_RECONNECT_PERIOD_MS = 2000;
+export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
+  maxRows: 100_000,
+  maxBytes: 256 * 1024 * 1024,
+  maxAgeS: 7 * 24 * 3600,
+};
+
 const DEFAULT_POLL_INTERVAL_MS = 2000;
-const PEEK_BATCH_SIZE = 32;
-const BROKER_URL_SCHEMES = new Set(['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ws:', 'wss:']);
+const DEFAULT_INFLIGHT_WINDOW = 8;
+const PEEK_BATCH_SIZE = 64;
+/**
+ * Acknowledged rows deleted per commit. Each commit waits for an fsync, so deleting row by row
+ * limits the drain to a few hundred messages/s. A crash resends at most this many acknowledged
+ * messages, with their ids, on top of the in-flight window.
+ */
+const ACK_BATCH_SIZE = 64;
 /** How often drain() checks the outbox depth, in ms. */
 const DRAIN_CHECK_INTERVAL_MS = 25;
+/** Retry pause after the first rejected publish of a topic, ms; it doubles per rejection. */
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
+
+/** Result of one publish. 'rejected' means the broker or the client rejected that message. */
+type Outcome = 'sent' | 'rejected' | 'offline';
+
+interface TopicBackoff {
+  failures: number;
+  retryAt: number;
+}
 
 /**
- * Publishes the outbox to an MQTT broker in queue order, one message in flight at a time, and
- * deletes each row only after the broker acknowledged it (PUBACK for QoS 1). Delivery is at least
- * once, because a message in flight when the process stops is sent again on the next start.
+ * Publishes the outbox to an MQTT broker in queue order, at most `inflightWindow` messages
+ * unacknowledged at a time, and deletes each row only after the broker acknowledged it (PUBACK
+ * for QoS 1). Delivery is at least once: a message in flight when the connection or the process
+ * drops is sent again, with the same messageId in its payload, after the reconnect or restart.
+ * It also implements MqttLink for messages that bypass the outbox.
  */
-export class OutboxPublisher {
+export class OutboxPublisher implements MqttLink {
   private readonly options: OutboxPublisherOptions;
-  private client: MqttClient | null = null;
+  private readonly connection: MqttConnection;
+  private readonly limits: OutboxLimits;
+  private started = false;
   private stopped = false;
   private pumping = false;
   private pumpRequested = false;
-  private cancelInFlight: (() => void) | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private sentCount = 0;
-  private wasConnected = false;
-  private reconnectAttempts = 0;
-  private errorCount = 0;
+  private full = false;
+  private readonly backoff = new Map<string, TopicBackoff>();
+  private acknowledged: number[] = [];
 
   constructor(options: OutboxPublisherOptions) {
     this.options = options;
+    this.connection = new MqttConnection(options);
+    this.limits = { ...DEFAULT_OUTBOX_LIMITS, ...options.limits };
+    this.connection.onConnect(() => this.wake());
   }
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.connection.connected;
+  }
+
+  /** MQTT protocol version of the current or next connection: 5, or 4 after a fallback. */
+  get protocolVersion(): 4 | 5 {
+    return this.connection.protocol;
   }
 
   /** Messages acknowledged since construction. */
   get sent(): number {
     return this.sentCount;
+  }
+
+  get topicBase(): string {
+    if (this.options.topicBase === undefined) {
+      throw new Error('OutboxPublisher was constructed without the topicBase option');
+    }
+    return this.options.topicBase;
+  }
+
+  /** Whether the last bounds check found the outbox full of messages that are never dropped. */
+  get outboxFull(): boolean {
+    return this.full;
   }
 
   /**
@@ -79,11 +139,11 @@ export class OutboxPublisher {
    * Throws BvEdgeError INVALID_BROKER_URL for a malformed URL.
    */
   async start(): Promise<void> {
-    const client = this.startClient();
-    const connected = await waitForConnect(client, this.connectTimeoutMs());
-    if (!connected) {
+    this.startClient();
+    const timeoutMs = this.options.connectTimeoutMs ?? 5000;
+    if (!(await this.connection.waitForConnect(timeoutMs))) {
       this.options.logger.warn(
-        this.logContext({ timeoutMs: this.connectTimeoutMs() }),
+        this.logContext({ timeoutMs }),
         'MQTT broker not reachable yet; messages stay queued while the client keeps retrying',
       );
     }
@@ -112,93 +172,82 @@ export class OutboxPublisher {
     void this.pump();
   }
 
-  /** Disconnects, sending DISCONNECT when connected and no message is in flight. */
+  /**
+   * Queues `message` in the outbox, applies the bounds (which may drop older telemetry and
+   * events, or this message when it is telemetry or an event) and wakes the publisher. Returns
+   * the stored row, or null when the bounds dropped it at once.
+   */
+  queue(message: OutboxMessage): OutboxRow | null {
+    const { db } = this.options.store;
+    const row = db.transaction((tx) => {
+      const queued = enqueue(tx, message);
+      this.logDropped(enforceLimits(tx, this.limits));
+      return queued;
+    });
+    this.checkFull();
+    const kept = peek(db, 1, row.seq - 1)[0]?.seq === row.seq;
+    if (kept) this.wake();
+    return kept ? row : null;
+  }
+
+  /** Returns the outbox figures and the full flag, after applying the bounds. */
+  stats(): PublisherStats {
+    this.checkBounds();
+    const now = Date.now();
+    return {
+      ...outboxUsage(this.options.store.db, this.limits),
+      connected: this.connected,
+      sent: this.sentCount,
+      backoffTopics: [...this.backoff].filter(([, b]) => b.retryAt > now).map(([topic]) => topic),
+    };
+  }
+
+  publishNow(topic: string, payload: object | string, options: PublishNowOptions = {}) {
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    return this.connection.publish(topic, text, {
+      qos: options.qos ?? 1,
+      retain: options.retain ?? false,
+    });
+  }
+
+  subscribe(filter: string, handler: MessageHandler): () => void {
+    return this.connection.subscribe(filter, handler);
+  }
+
+  onConnect(listener: () => void): () => void {
+    return this.connection.onConnect(listener);
+  }
+
+  /**
+   * Disconnects, sending DISCONNECT when connected and no message is in flight, so the broker
+   * publishes the will only when the process dies. Queued messages stay in the outbox.
+   */
   async stop(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
+    if (!this.started) return;
+    this.started = false;
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
-    const inFlight = this.cancelInFlight !== null;
-    this.cancelInFlight?.();
-    this.cancelInFlight = null;
-    // Without force, mqtt.js waits for the in-flight PUBACK, which may never come.
-    await client.endAsync(inFlight || !client.connected);
-    this.client = null;
+    await this.connection.stop();
+    this.deleteAcknowledged();
     this.options.logger.info(
       this.logContext({ sent: this.sentCount, pending: this.queueDepth() }),
       'MQTT publisher stopped',
     );
   }
 
-  private startClient(): MqttClient {
-    if (this.client) return this.client;
+  private startClient(): void {
+    if (this.started) return;
+    this.connection.start();
+    this.started = true;
     this.stopped = false;
-    const client = this.createClient();
-    this.client = client;
-    this.watchConnection(client);
-    this.pollTimer = setInterval(
-      () => this.wake(),
-      this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
-    );
-    this.pollTimer.unref();
-    this.options.logger.info(this.logContext({}), 'MQTT publisher connecting');
-    return client;
-  }
-
-  private createClient(): MqttClient {
-    checkBrokerUrl(this.options.brokerUrl);
-    return connect(this.options.brokerUrl, {
-      clientId: this.options.clientId,
-      protocolVersion: this.options.protocolVersion ?? 4,
-      clean: true,
-      connectTimeout: this.connectTimeoutMs(),
-      reconnectPeriod: this.options.reconnectPeriodMs ?? DEFAULT_RECONNECT_PERIOD_MS,
-    });
-  }
-
-  private watchConnection(client: MqttClient): void {
-    const { logger } = this.options;
-    client.on('connect', () => {
-      logger.info(
-        this.logContext({ reconnectAttempts: this.reconnectAttempts, pending: this.queueDepth() }),
-        'connected to MQTT broker',
-      );
-      this.wasConnected = true;
-      this.reconnectAttempts = 0;
-      this.errorCount = 0;
+    this.pollTimer = setInterval(() => {
+      this.checkBounds();
       this.wake();
-    });
-    client.on('close', () => {
-      // 'close' also follows every failed connect attempt, so only a lost connection is logged.
-      if (!this.wasConnected || this.stopped) return;
-      this.wasConnected = false;
-      logger.warn(
-        this.logContext({ pending: this.queueDepth() }),
-        'disconnected from MQTT broker; publishing paused until it reconnects',
-      );
-    });
-    client.on('reconnect', () => {
-      this.reconnectAttempts += 1;
-      if (isPowerOfTwo(this.reconnectAttempts)) {
-        logger.info(
-          this.logContext({ attempt: this.reconnectAttempts }),
-          'reconnecting to MQTT broker',
-        );
-      }
-    });
-    client.on('error', (error) => {
-      // A down broker fails every reconnect the same way, so log attempts 1, 2, 4, 8, ...
-      this.errorCount += 1;
-      if (isPowerOfTwo(this.errorCount)) {
-        // The message is enough for a refused or reset connection; the stack goes to debug.
-        logger.debug({ err: error }, 'MQTT client error detail');
-        logger.warn(
-          this.logContext({ error: error.message, errorCount: this.errorCount }),
-          'MQTT client error',
-        );
-      }
-    });
+    }, this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.pollTimer.unref();
+    this.checkBounds();
+    this.options.logger.info(this.logContext({}), 'MQTT publisher connecting');
   }
 
   private async pump(): Promise<void> {
@@ -219,75 +268,158 @@ export class OutboxPublisher {
     }
   }
 
+  /**
+   * Publishes the outbox from its head with up to inflightWindow messages unacknowledged. A
+   * topic whose message was rejected is skipped for the rest of the pass and until its backoff
+   * ends, so its later messages keep their order and other topics go on. A lost connection ends
+   * the pass. The next connect starts again from the head, so each unacknowledged message is sent
+   * once more per connection and never per reconnect attempt.
+   */
   private async publishQueued(): Promise<void> {
-    while (this.canPublish()) {
-      const batch = peek(this.options.store.db, PEEK_BATCH_SIZE);
-      if (batch.length === 0) return;
+    const now = Date.now();
+    const skipped = new Set(
+      [...this.backoff].filter(([, b]) => b.retryAt > now).map(([topic]) => topic),
+    );
+    const window = new Set<Promise<void>>();
+    const windowSize = Math.max(1, this.options.inflightWindow ?? DEFAULT_INFLIGHT_WINDOW);
+    let offline = false;
+    let afterSeq = 0;
+    while (this.canPublish() && !offline) {
+      const batch = peek(this.options.store.db, PEEK_BATCH_SIZE, afterSeq);
+      if (batch.length === 0) break;
       for (const row of batch) {
-        if (!this.canPublish()) return;
-        if (!(await this.publishRow(row))) return;
+        afterSeq = row.seq;
+        while (window.size >= windowSize) await Promise.race(window);
+        if (!this.canPublish() || offline) break;
+        if (skipped.has(row.topic)) continue;
+        const sending: Promise<void> = this.publishRow(row).then((outcome) => {
+          window.delete(sending);
+          if (outcome === 'rejected') skipped.add(row.topic);
+          if (outcome === 'offline') offline = true;
+        });
+        window.add(sending);
       }
     }
+    await Promise.all(window);
+    this.deleteAcknowledged();
   }
 
-  /** Publishes one row and deletes it once acknowledged. Returns false when publishing should pause. */
-  private async publishRow(row: OutboxRow): Promise<boolean> {
-    const outcome = await this.publishAndWait(row);
-    if (outcome === 'stopped') return false;
-    if (outcome !== null) {
-      this.recordPublishFailure(row, outcome);
-      return false;
+  private deleteAcknowledged(): void {
+    const seqs = this.acknowledged;
+    this.acknowledged = [];
+    markSentMany(this.options.store.db, seqs);
+  }
+
+  private async publishRow(row: OutboxRow): Promise<Outcome> {
+    try {
+      await this.connection.publish(row.topic, payloadWithMessageId(row), {
+        qos: row.qos === 0 ? 0 : 1,
+        retain: false,
+        userProperties: { messageId: row.messageId },
+      });
+    } catch (error) {
+      const code = error instanceof BvEdgeError ? error.code : null;
+      if (code === 'MQTT_CONNECTION_LOST' || code === 'MQTT_NOT_CONNECTED') return 'offline';
+      this.recordRejection(row, error as Error);
+      return 'rejected';
     }
-    markSent(this.options.store.db, row.seq);
+    this.acknowledged.push(row.seq);
+    if (this.acknowledged.length >= ACK_BATCH_SIZE) this.deleteAcknowledged();
     this.sentCount += 1;
+    this.backoff.delete(row.topic);
     this.options.logger.debug(
       this.logContext({ seq: row.seq, messageId: row.messageId, topic: row.topic }),
       'message acknowledged by MQTT broker',
     );
-    return true;
-  }
-
-  private publishAndWait(row: OutboxRow): Promise<PublishOutcome> {
-    const client = this.client;
-    if (!client) return Promise.resolve('stopped');
-    return new Promise((resolve) => {
-      this.cancelInFlight = () => resolve('stopped');
-      // mqtt.js 5 keeps an unacknowledged QoS 1 message across reconnects and sends it again with
-      // DUP set, so the callback may come after a reconnect rather than with an error.
-      client.publish(row.topic, row.payload, { qos: row.qos }, (error) => {
-        this.cancelInFlight = null;
-        resolve(error ?? null);
-      });
-    });
+    return 'sent';
   }
 
   // NOTE: a message the broker rejects every time (an MQTT 5 PUBACK reason code such as "not
-  // authorized") blocks the messages behind it, because queue order is kept. It is retried every
-  // pollIntervalMs and its attempts and last_error grow in the outbox table.
-  private recordPublishFailure(row: OutboxRow, error: Error): void {
+  // authorized") holds back the later messages of its topic, because their order is kept. It is
+  // retried with a backoff of up to MAX_RETRY_MS, and its attempts and last_error grow in the
+  // outbox table. Messages already in flight on the same topic may arrive before its retry.
+  private recordRejection(row: OutboxRow, error: Error & { code?: unknown }): void {
     recordFailure(this.options.store.db, row.seq, error.message);
+    const failures = (this.backoff.get(row.topic)?.failures ?? 0) + 1;
+    const retryMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failures - 1, 16));
+    this.backoff.set(row.topic, { failures, retryAt: Date.now() + retryMs });
     this.options.logger.warn(
       this.logContext({
-        err: error,
+        error: error.message,
+        reasonCode: error.code,
         seq: row.seq,
         messageId: row.messageId,
         topic: row.topic,
         attempts: row.attempts + 1,
+        retryMs,
       }),
-      'publish failed; the message stays queued and is retried',
+      'MQTT broker rejected a message; it stays queued and is retried',
+    );
+  }
+
+  /** Drops what the bounds allow and updates the full flag. Never throws. */
+  private checkBounds(): void {
+    try {
+      const { db } = this.options.store;
+      this.logDropped(db.transaction((tx) => enforceLimits(tx, this.limits)));
+      this.checkFull();
+    } catch (error) {
+      this.options.logger.error(this.logContext({ err: error }), 'outbox bounds check failed');
+    }
+  }
+
+  private checkFull(): void {
+    const usage = outboxUsage(this.options.store.db, this.limits);
+    if (usage.full === this.full) return;
+    this.full = usage.full;
+    const fields = { depth: usage.depth, bytes: usage.bytes, limits: this.limits };
+    if (usage.full) {
+      this.options.logger.error(
+        this.logContext(fields),
+        'MQTT outbox is full of estimates and training records, which are never dropped; ' +
+          'it grows past its bounds until the broker is reachable',
+      );
+    } else {
+      this.options.logger.info(this.logContext(fields), 'MQTT outbox is within its bounds again');
+    }
+    this.queueFullEvent(usage);
+  }
+
+  /** Queues an "outbox-full" or "outbox-ok" event; it bypasses the bounds, as one row per change. */
+  private queueFullEvent(usage: OutboxUsage): void {
+    if (this.options.topicBase === undefined) return;
+    enqueue(this.options.store.db, {
+      topic: `${this.options.topicBase}${EVENTS_TOPIC}`,
+      kind: 'event',
+      payload: {
+        type: usage.full ? 'outbox-full' : 'outbox-ok',
+        at: new Date().toISOString(),
+        data: {
+          depth: usage.depth,
+          bytes: usage.bytes,
+          oldestAgeS: usage.oldestAgeS,
+          maxRows: this.limits.maxRows,
+          maxBytes: this.limits.maxBytes,
+        },
+      },
+    });
+    this.wake();
+  }
+
+  private logDropped(dropped: Partial<Record<string, number>>): void {
+    if (Object.keys(dropped).length === 0) return;
+    this.options.logger.warn(
+      this.logContext({ dropped, limits: this.limits }),
+      'MQTT outbox over its bounds; dropped the oldest telemetry and events',
     );
   }
 
   private canPublish(): boolean {
-    return !this.stopped && this.client?.connected === true;
+    return !this.stopped && this.connection.connected;
   }
 
   private queueDepth(): number {
     return outboxStats(this.options.store.db).depth;
-  }
-
-  private connectTimeoutMs(): number {
-    return this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   }
 
   private logContext(fields: Record<string, unknown>): Record<string, unknown> {
@@ -299,44 +431,15 @@ export class OutboxPublisher {
   }
 }
 
-function waitForConnect(client: MqttClient, timeoutMs: number): Promise<boolean> {
-  if (client.connected) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onConnect = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      client.off('connect', onConnect);
-      resolve(false);
-    }, timeoutMs);
-    client.once('connect', onConnect);
-  });
-}
-
-/** Rejects URLs that mqtt.js 5 would misread, because it falls back to mqtt:// for unknown schemes. */
-export function checkBrokerUrl(url: string): void {
-  const parsed = URL.canParse(url) ? new URL(url) : null;
-  if (parsed && BROKER_URL_SCHEMES.has(parsed.protocol) && parsed.hostname !== '') return;
-  const redactedUrl = redactPassword(url);
-  throw new BvEdgeError(
-    'INVALID_BROKER_URL',
-    `Invalid MQTT broker URL ${redactedUrl}: expected mqtt://HOST:PORT or mqtts://HOST:PORT ` +
-      '(also tcp, tls, ws, wss).',
-    { value: redactedUrl },
-  );
-}
-
-function isPowerOfTwo(n: number): boolean {
-  return n > 0 && (n & (n - 1)) === 0;
-}
-
-/** Returns the URL with its password replaced by ***, for messages and logs. */
-export function redactPassword(url: string): string {
-  // An unparseable URL is shown as typed unless it may carry credentials.
-  if (!URL.canParse(url)) return url.includes('@') ? '<unparseable URL>' : JSON.stringify(url);
-  const parsed = new URL(url);
-  if (parsed.password === '') return url;
-  parsed.password = '***';
-  return parsed.toString();
+/**
+ * Returns the payload as published: a JSON object gets the row's messageId as its first member
+ * unless it has one, so the server can drop duplicates. The result is the same on every resend.
+ */
+export function payloadWithMessageId(row: Pick<OutboxRow, 'payload' | 'messageId'>): string {
+  const text = row.payload;
+  if (!text.startsWith('{')) return text;
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  if ('messageId' in parsed) return text;
+  const member = `"messageId":${JSON.stringify(row.messageId)}`;
+  return text === '{}' ? `{${member}}` : `{${member},${text.slice(1)}`;
 }

@@ -99,7 +99,7 @@ export function enterLabel(
             weightBasedMlPerKg: options.weightBasedMlPerKg,
           }),
         });
-        enqueue(tx, { topic, payload, messageId: recordId });
+        enqueue(tx, { topic, payload, kind: 'training', messageId: recordId });
         return recordId;
       });
       return { labels, population, messageIds };

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   check,
+  index,
   integer,
   primaryKey,
   real,
@@ -183,6 +184,8 @@ export const outbox = sqliteTable(
   {
     seq: integer('seq').primaryKey({ autoIncrement: true }),
     messageId: text('message_id').notNull().unique(),
+    /** Message class (MESSAGE_KINDS in outbox.ts), which decides what the bounds may drop. */
+    kind: text('kind').notNull().default('estimate'),
     topic: text('topic').notNull(),
     /** JSON text, published byte for byte. */
     payload: text('payload').notNull(),
@@ -194,6 +197,11 @@ export const outbox = sqliteTable(
   (table) => [
     check('outbox_topic_not_empty', sql`length(${table.topic}) > 0`),
     check('outbox_qos_valid', sql`${table.qos} in (0, 1, 2)`),
+    check(
+      'outbox_kind_valid',
+      sql`${table.kind} in ('estimate', 'training', 'event', 'telemetry')`,
+    ),
+    index('outbox_kind_created').on(table.kind, table.createdAt),
   ],
 );
 
@@ -250,4 +258,121 @@ export const workflowViews = sqliteTable(
     primaryKey({ columns: [table.caseId, table.view] }),
     check('workflow_views_view_valid', sql`${table.view} in ('ijv', 'scv', 'ivc', 'ca')`),
   ],
+);
+
+/**
+ * One bundle install attempt and its outcome. The audit log has the activations and rollbacks;
+ * this table also keeps the installs that were rejected before their manifest could be read.
+ */
+export const modelInstalls = sqliteTable(
+  'model_installs',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    source: text('source', { enum: ['file', 'url', 'chunks'] }).notNull(),
+    /** SHA-256 of the archive, hex; null until it is known. */
+    archiveSha256: text('archive_sha256'),
+    name: text('name'),
+    version: text('version'),
+    /** Id of the trusted key whose signature verified. */
+    keyId: text('key_id'),
+    state: text('state', { enum: ['installing', 'installed', 'rejected'] }).notNull(),
+    /** BvEdgeError code of a rejection. */
+    reasonCode: text('reason_code'),
+    reason: text('reason'),
+    startedAt: text('started_at').notNull(),
+    finishedAt: text('finished_at'),
+  },
+  (table) => [
+    check('model_installs_source_valid', sql`${table.source} in ('file', 'url', 'chunks')`),
+    check(
+      'model_installs_state_valid',
+      sql`${table.state} in ('installing', 'installed', 'rejected')`,
+    ),
+  ],
+);
+
+/**
+ * A bundle archive arriving in numbered chunks over MQTT. Chunks are appended in order, so the
+ * received prefix of the file is `received_bytes` long and the next chunk expected is
+ * `next_index`; a transfer resumes from there after a disconnect or restart.
+ */
+export const modelTransfers = sqliteTable(
+  'model_transfers',
+  {
+    transferId: text('transfer_id').primaryKey(),
+    /** Archive size, bytes. */
+    size: integer('size').notNull(),
+    /** SHA-256 of the whole archive, hex. */
+    sha256: text('sha256').notNull(),
+    /** Size of every chunk but the last, bytes. */
+    chunkSize: integer('chunk_size').notNull(),
+    chunkCount: integer('chunk_count').notNull(),
+    nextIndex: integer('next_index').notNull(),
+    receivedBytes: integer('received_bytes').notNull(),
+    /** Whether to activate the bundle once installed. */
+    activate: integer('activate', { mode: 'boolean' }).notNull(),
+    /** Audit actor of the request that started the transfer. */
+    requestedBy: text('requested_by').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (table) => [
+    check(
+      'model_transfers_id_format',
+      sql`${table.transferId} not glob '*[^A-Za-z0-9_-]*' and length(${table.transferId}) between 1 and 64`,
+    ),
+    check(
+      'model_transfers_progress_valid',
+      sql`${table.nextIndex} between 0 and ${table.chunkCount} and ${table.receivedBytes} between 0 and ${table.size}`,
+    ),
+  ],
+);
+
+/**
+ * HL7 ORU^R01 messages to the anesthesia information system, one per pushed estimate, in send
+ * order. `message` is the HL7 text with PID-3 empty: the MRN lives only in hl7_mrns and is put in
+ * at send time. Delivered and rejected rows stay as the record of what was sent.
+ */
+export const hl7Outbox = sqliteTable(
+  'hl7_outbox',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    /** MSH-10, unique per message and the same for every retry. */
+    controlId: text('control_id').notNull().unique(),
+    caseId: text('case_id').notNull(),
+    estimateId: text('estimate_id').notNull().unique(),
+    message: text('message').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'rejected'] })
+      .notNull()
+      .default('pending'),
+    createdAt: text('created_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    /** Earliest time of the next send while pending. */
+    nextAttemptAt: text('next_attempt_at').notNull(),
+    /** Transport error of the last failed attempt, or the error text of an AE or AR. */
+    lastError: text('last_error'),
+    /** MSA-1 of the acknowledgement: AA, AE, AR (or CA, CE, CR). */
+    ackCode: text('ack_code'),
+    ackedAt: text('acked_at'),
+  },
+  (table) => [
+    check('hl7_outbox_status_valid', sql`${table.status} in ('pending', 'delivered', 'rejected')`),
+    check('hl7_outbox_control_id_not_empty', sql`length(${table.controlId}) > 0`),
+    index('hl7_outbox_pending').on(table.status, table.seq),
+  ],
+);
+
+/**
+ * The MRN entered for a case, kept only for its HL7 push. `delete_after` is null while a message
+ * of the case waits for its acknowledgement; otherwise the row is deleted at that time.
+ */
+export const hl7Mrns = sqliteTable(
+  'hl7_mrns',
+  {
+    caseId: text('case_id').primaryKey(),
+    mrn: text('mrn').notNull(),
+    enteredAt: text('entered_at').notNull(),
+    deleteAfter: text('delete_after'),
+  },
+  (table) => [check('hl7_mrns_mrn_not_empty', sql`length(${table.mrn}) > 0`)],
 );

@@ -1,31 +1,58 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 
-import { BvEdgeError } from '../core/errors.ts';
-import type { ViewName } from '../core/image.ts';
+import { COVARIATE_LIMITS } from '../clinical/covariates.ts';
+import { VIEW_NAMES } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
+import { parseDecimal } from '../core/numbers.ts';
+import { errorProblem, readJsonBody } from '../http/problem.ts';
 import type { WorkflowService } from './service.ts';
 
-const numberOrText = z.union([z.number(), z.string()]);
+/**
+ * Same rule as the workflow's own check of the case id, repeated here so that the API names the
+ * field. The workflow still validates every value again.
+ */
+const CASE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Body of POST /case; covariates may come as typed text and are checked by the workflow. */
+/** Highest accepted preoperative hemoglobin, g/dL, as in the workflow's check. */
+const MAX_HB_GDL = 25;
+
+/** Builds the schema of a number, or a decimal typed as text, within `min`–`max` `unit`. */
+function boundedValue(min: number, max: number, unit: string, minExclusive = false) {
+  const lower = minExclusive ? `above ${min}` : `${min}`;
+  return z.union([z.number(), z.string()]).refine(
+    (value) => {
+      const number = typeof value === 'number' ? value : parseDecimal(value);
+      return (
+        Number.isFinite(number) && (minExclusive ? number > min : number >= min) && number <= max
+      );
+    },
+    { message: `expected a number ${lower}–${max} ${unit}` },
+  );
+}
+
+const { heightCm, weightKg, ageYears } = COVARIATE_LIMITS;
+
+/** Body of POST /case; covariates may come as typed text. */
 const OpenCaseBody = z.strictObject({
-  caseId: z.string(),
-  heightCm: numberOrText.optional(),
-  weightKg: numberOrText.optional(),
-  sex: z.string().optional(),
-  ageYears: numberOrText.optional(),
-  hbPreopGdl: numberOrText.optional(),
+  caseId: z
+    .string()
+    .regex(CASE_ID_PATTERN, 'expected 1–64 letters, digits, ".", "-" or "_" (a study code)'),
+  heightCm: boundedValue(heightCm.min, heightCm.max, heightCm.unit),
+  weightKg: boundedValue(weightKg.min, weightKg.max, weightKg.unit),
+  sex: z.enum(['female', 'male'], { message: 'expected "female" or "male"' }),
+  ageYears: boundedValue(ageYears.min, ageYears.max, ageYears.unit).optional(),
+  hbPreopGdl: boundedValue(0, MAX_HB_GDL, 'g/dL', true).optional(),
 });
 
 /** Body of POST /recording; units as in RecordingOptions. */
 const RecordingBody = z.strictObject({
-  view: z.string(),
+  view: z.enum(VIEW_NAMES, { message: `expected one of ${VIEW_NAMES.join(', ')}` }),
   seed: z.strictObject({ x: z.number(), y: z.number() }).optional(),
-  depthCm: z.number().optional(),
-  mmPerPixel: z.number().optional(),
-  durationS: z.number().optional(),
+  depthCm: z.number().positive().optional(),
+  mmPerPixel: z.number().positive().optional(),
+  durationS: z.number().positive().optional(),
 });
 
 /** HTTP status of each error code the workflow raises; any other code is a server error. */
@@ -36,11 +63,14 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   case_exists: 409,
   source_not_live: 409,
   workflow_stopped: 503,
+  // The data folder's free space is below storage.minFreeMb (RFC 4918: Insufficient Storage).
+  insufficient_storage: 507,
 };
 
 /**
  * Creates the JSON API of the scan workflow, mounted under /api/workflow. Every POST takes and
- * returns JSON, and errors come back as {error: {code, message}}. Requiring a JSON content type
+ * returns JSON, and errors come back as RFC 9457 problem details (application/problem+json) whose
+ * `errors` array names each invalid field. Requiring a JSON content type
  * also keeps other web pages from posting forms to it, because browsers send JSON only after a
  * CORS preflight, which this API does not grant.
  */
@@ -48,12 +78,12 @@ export function createWorkflowApi(service: WorkflowService, logger: Logger): Hon
   const api = new Hono();
   api.get('/', (c) => c.json({ case: service.snapshot() }));
   api.post('/case', async (c) => {
-    const body = await readBody(c, OpenCaseBody);
+    const body = await readJsonBody(c, OpenCaseBody);
     return c.json({ case: await service.openCase(body) }, 201);
   });
   api.post('/recording', async (c) => {
-    const { view, ...options } = await readBody(c, RecordingBody);
-    return c.json({ case: await service.startRecording(view as ViewName, options) }, 202);
+    const { view, ...options } = await readJsonBody(c, RecordingBody);
+    return c.json({ case: await service.startRecording(view, options) }, 202);
   });
   api.post('/recording/stop', async (c) => c.json({ attempt: await service.stopRecording() }));
   api.post('/accept', async (c) => c.json({ case: await service.acceptView() }));
@@ -63,40 +93,6 @@ export function createWorkflowApi(service: WorkflowService, logger: Logger): Hon
     await service.abandonCase();
     return c.json({ case: null });
   });
-  api.onError((error, c) => errorResponse(c, error, logger));
+  api.onError((error, c) => errorProblem(c, error, STATUS_BY_CODE, logger));
   return api;
-}
-
-async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
-  if (!(c.req.header('content-type') ?? '').startsWith('application/json')) {
-    throw new BvEdgeError('invalid_request', 'Send the request body as application/json.');
-  }
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch (cause) {
-    throw new BvEdgeError('invalid_request', 'The request body is not valid JSON.', { cause });
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`,
-    );
-    throw new BvEdgeError('invalid_request', `Invalid request body: ${problems.join('; ')}.`, {
-      value: raw,
-    });
-  }
-  return parsed.data;
-}
-
-function errorResponse(c: Context, error: unknown, logger: Logger): Response {
-  if (error instanceof BvEdgeError) {
-    const status = STATUS_BY_CODE[error.code] ?? 500;
-    const level = status >= 500 ? 'error' : 'info';
-    logger[level]({ err: error, path: c.req.path }, 'workflow request rejected');
-    return c.json({ error: { code: error.code, message: error.message } }, status);
-  }
-  logger.error({ err: error, path: c.req.path }, 'workflow request failed unexpectedly');
-  const message = 'The request failed unexpectedly; see the daemon log.';
-  return c.json({ error: { code: 'internal_error', message } }, 500);
 }

@@ -54,6 +54,8 @@ export interface WorkflowServiceOptions {
   settings: WorkflowSettings;
   /** MQTT topic of the estimate message queued when a case closes. */
   estimateTopic: string;
+  /** Called before a recording starts; throws a BvEdgeError to reject it (the disk-space floor). */
+  recordingGuard?: (view: ViewName) => void;
   logger: Logger;
 }
 
@@ -83,7 +85,8 @@ export class WorkflowService {
   private running = false;
 
   constructor(options: WorkflowServiceOptions) {
-    this.options = options;
+    // A copy, because replaceEngine() swaps the engine in it.
+    this.options = { ...options };
     this.logger = options.logger;
     this.events = new WorkflowEventBus(options.logger);
   }
@@ -115,6 +118,57 @@ export class WorkflowService {
     recording?.recorder.cancel();
     await this.queue.catch(() => undefined);
     this.logger.info({ openCase: this.active?.caseId ?? null }, 'workflow stopped');
+  }
+
+  /** The engine that records and estimates run on now. */
+  get engine(): InferenceEngine {
+    return this.options.engine;
+  }
+
+  /**
+   * Waits until no case is open, then makes `engine` the one the workflow uses and returns the
+   * engine it replaced, which the caller closes. A case never changes engine in the middle. No
+   * case can open during the swap, because the swap runs in the queue that opens cases. Rejects,
+   * keeping the old engine, when the required views do not fit the new bundle's manifest.
+   */
+  async replaceEngine(engine: InferenceEngine): Promise<InferenceEngine> {
+    for (;;) {
+      await this.whenNoCaseOpen();
+      const swapped = await this.exclusive(() => {
+        if (this.active) return null;
+        const requiredViews = resolveRequiredViews(
+          this.options.settings.requiredViews,
+          engine.manifest,
+        );
+        const previous = this.options.engine;
+        this.options.engine = engine;
+        this.requiredViews = requiredViews;
+        this.logger.info(
+          { model: engine.manifest.name, version: engine.manifest.version },
+          'inference engine replaced between cases',
+        );
+        return previous;
+      });
+      // A case opened between the wait and the swap, so wait for that one too.
+      if (swapped) return swapped;
+    }
+  }
+
+  /**
+   * Returns a promise that resolves at once when no case is open, else when the open case is
+   * closed or abandoned.
+   */
+  whenNoCaseOpen(): Promise<void> {
+    if (!this.active) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        offClosed();
+        offAbandoned();
+        resolve();
+      };
+      const offClosed = this.events.on('case-closed', done);
+      const offAbandoned = this.events.on('case-abandoned', done);
+    });
   }
 
   /** Returns the open case as the page shows it, or null when no case is open. */
@@ -167,6 +221,7 @@ export class WorkflowService {
       const checkedView = checkView(view);
       checkRecordingOptions(options);
       checkSourceRecordable(this.options.source.state, checkedView);
+      this.options.recordingGuard?.(checkedView);
       this.beginRecording(active, checkedView, options);
       return this.snapshot()!;
     });
@@ -269,7 +324,12 @@ export class WorkflowService {
       }
       const record = scanRecordOf(active);
       storeClosedCase(this.options.store, record, [
-        { topic: this.options.estimateTopic, payload: estimateMessage(record), qos: 1 },
+        {
+          topic: this.options.estimateTopic,
+          payload: estimateMessage(record),
+          kind: 'estimate',
+          qos: 1,
+        },
       ]);
       this.active = null;
       this.logger.info(

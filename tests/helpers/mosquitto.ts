@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -32,21 +32,44 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface MosquittoOptions {
+  /**
+   * Folder for mosquitto.db. With it the broker saves sessions and queued messages on SIGTERM and
+   * loads them again when started with the same folder. The caller removes the folder.
+   */
+  persistenceDir?: string;
+  /**
+   * The whole configuration in place of the default anonymous listener, e.g. a TLS listener with
+   * an ACL. It must listen on 127.0.0.1:`port`; "log_dest stderr" is added to it.
+   */
+  config?: string[];
+  /** "mqtts" when `config` sets up a TLS listener. Default "mqtt". */
+  scheme?: 'mqtt' | 'mqtts';
+}
+
 /**
- * Starts mosquitto on 127.0.0.1:`port` (a free port when omitted) with anonymous access and no
- * persistence, and resolves once it accepts TCP connections.
+ * Starts mosquitto on 127.0.0.1:`port` (a free port when omitted), by default with anonymous
+ * access and no persistence, and resolves once it accepts TCP connections.
  */
-export async function startMosquitto(port?: number): Promise<Mosquitto> {
+export async function startMosquitto(
+  port?: number,
+  options: MosquittoOptions = {},
+): Promise<Mosquitto> {
   const brokerPort = port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'bv-edge-mosquitto-'));
   const configPath = join(dir, 'mosquitto.conf');
-  const config = [
+  const persistence = options.persistenceDir
+    ? ['persistence true', `persistence_location ${options.persistenceDir}/`]
+    : ['persistence false'];
+  const config = options.config ?? [
     `listener ${brokerPort} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
-    'log_dest stderr',
+    ...persistence,
   ];
-  await writeFile(configPath, `${config.join('\n')}\n`);
+  // Started as root, mosquitto switches to the "mosquitto" user, which cannot read the mode 0700
+  // temp folders of the tests. Naming the current user keeps it running as that user.
+  const lines = [`user ${userInfo().username}`, ...config, 'log_dest stderr'];
+  await writeFile(configPath, `${lines.join('\n')}\n`);
 
   const child = spawn(MOSQUITTO_PATH, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -62,7 +85,7 @@ export async function startMosquitto(port?: number): Promise<Mosquitto> {
     await stop();
     throw error;
   }
-  return { url: `mqtt://127.0.0.1:${brokerPort}`, port: brokerPort, stop };
+  return { url: `${options.scheme ?? 'mqtt'}://127.0.0.1:${brokerPort}`, port: brokerPort, stop };
 }
 
 async function waitForListener(

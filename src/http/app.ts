@@ -1,0 +1,186 @@
+import { Hono, type Context } from 'hono';
+
+import type { Secret } from '../config/index.ts';
+import type { CaptureState, FrameSource } from '../core/frames.ts';
+import type { Logger } from '../core/log.ts';
+import type { WorkflowEvent } from '../workflow/events.ts';
+import { requireToken, storeTokenCookie, TokenCheck } from './auth.ts';
+import { createCasesApi, type CasesApiOptions } from './cases.ts';
+import { EventHub, streamEvents } from './event-stream.ts';
+import { isPageLanguage, type PageLanguage } from './languages.ts';
+import type { DaemonMetrics } from './metrics.ts';
+import { PreviewRenderer } from './preview.ts';
+import { errorProblem, ProblemError, problemResponse } from './problem.ts';
+import { loadPageAssets, renderLogin, renderShell } from './shell.ts';
+import { toStatusResponse } from './status.ts';
+import type { StatusSnapshot } from './types.ts';
+
+/**
+ * The page loads its script, style sheet, images and event stream from this origin only, and
+ * nothing may frame it.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Conditions that /readyz checks. */
+export interface Readiness {
+  storeOpen: boolean;
+  modelsLoaded: boolean;
+  /** State of the live capture; null when the daemon has none. */
+  captureState: CaptureState | null;
+}
+
+export interface HttpAppOptions {
+  /** Language the page starts in. */
+  language: PageLanguage;
+  /** Hemoglobin unit preselected in the label form, e.g. "g/dL". */
+  hbUnit: string;
+  /** When set, the API, the event stream, the previews and /metrics require it. */
+  token?: Secret | null;
+  logger: Logger;
+  readStatus: () => StatusSnapshot;
+  readiness: () => Readiness;
+  /** Workflow events, forwarded to the page's event stream. */
+  events?: { onAny(listener: (event: WorkflowEvent) => void): () => void };
+  /** Live frames for the previews; without it the preview routes return 503. */
+  frames?: FrameSource;
+  cases?: CasesApiOptions;
+  metrics?: DaemonMetrics;
+  /** Further API routes by mount path, e.g. { '/api/workflow': workflowApi }, behind the token. */
+  routes?: Readonly<Record<string, Hono>>;
+}
+
+export interface HttpApp {
+  app: Hono;
+  /** Stops listening to the workflow and the frame source. */
+  close(): void;
+}
+
+/**
+ * Creates the app of the touchscreen page: the page shell and its assets, the JSON API, the
+ * event stream, the previews, /healthz, /readyz and /metrics.
+ */
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const { logger } = options;
+  const app = new Hono();
+  const assets = loadPageAssets();
+  const hub = new EventHub();
+  const check = options.token ? new TokenCheck(options.token.reveal()) : null;
+  const preview = options.frames ? new PreviewRenderer(options.frames, logger) : null;
+  const stopEvents = options.events?.onAny((event) => {
+    if (event.type === 'case-closed') options.metrics?.countEstimate();
+    hub.publish(event.type, event);
+  });
+
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    c.header('X-Content-Type-Options', 'nosniff');
+    c.header('Referrer-Policy', 'no-referrer');
+    c.header('Cache-Control', 'no-store');
+  });
+  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', (c) => readyResponse(c, options.readiness()));
+  app.get('/assets/app.js', (c) => asset(c, assets.appJs, 'text/javascript'));
+  app.get('/assets/messages.js', (c) => asset(c, assets.messagesJs, 'text/javascript'));
+  app.get('/assets/app.css', (c) => asset(c, assets.appCss, 'text/css'));
+  app.get('/', (c) => pageResponse(c, options, check));
+  app.post('/login', (c) => loginResponse(c, options, check));
+  if (check) {
+    app.use('/api/*', requireToken(check));
+    app.use('/metrics', requireToken(check));
+  }
+  app.get('/metrics', async (c) => {
+    if (!options.metrics) throw new ProblemError(404, 'not_found', 'No metrics are collected.');
+    const { contentType, body } = await options.metrics.render();
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
+  app.get('/api/status', (c) => c.json(toStatusResponse(options.readStatus())));
+  app.get('/api/events', (c) => streamEvents(c, hub, () => toStatusResponse(options.readStatus())));
+  app.get('/api/preview/lumen.png', (c) => pngResponse(c, preview?.lumenPreview() ?? null));
+  app.get('/api/preview/setup.png', (c) => pngResponse(c, preview?.setupPreview() ?? null));
+  if (options.cases) app.route('/api/cases', createCasesApi(options.cases));
+  for (const [path, routes] of Object.entries(options.routes ?? {})) app.route(path, routes);
+  app.notFound((c) =>
+    problemResponse(c, new ProblemError(404, 'not_found', `No route ${c.req.path}.`).problem),
+  );
+  app.onError((error, c) => errorProblem(c, error, {}, logger));
+  return {
+    app,
+    close: () => {
+      stopEvents?.();
+      preview?.close();
+    },
+  };
+}
+
+function asset(c: Context, body: string, type: string): Response {
+  return c.body(body, 200, { 'Content-Type': `${type}; charset=utf-8` });
+}
+
+function pngResponse(c: Context, png: Buffer | null): Response {
+  if (!png) {
+    const detail = 'No frame to show yet: capture has no frame or no image area.';
+    return problemResponse(c, new ProblemError(503, 'no_frame', detail).problem);
+  }
+  return c.body(new Uint8Array(png), 200, { 'Content-Type': 'image/png' });
+}
+
+function readyResponse(c: Context, readiness: Readiness): Response {
+  const reasons: string[] = [];
+  if (!readiness.storeOpen) reasons.push('The store is not open.');
+  if (!readiness.modelsLoaded) reasons.push('The models are not loaded.');
+  if (readiness.captureState !== null && readiness.captureState !== 'live') {
+    reasons.push(`Capture is ${readiness.captureState}, not live.`);
+  }
+  return c.json({ ready: reasons.length === 0, reasons }, reasons.length === 0 ? 200 : 503);
+}
+
+/**
+ * Serves the page shell. With a token configured, a request without it gets the sign-in form.
+ * A valid `?token=` is stored in the cookie and the page redirects to itself without it, so the
+ * token does not stay in the address bar or the history.
+ */
+function pageResponse(
+  c: Context,
+  options: HttpAppOptions,
+  check: TokenCheck | null,
+): Response | Promise<Response> {
+  const requested = c.req.query('lang');
+  const language = requested && isPageLanguage(requested) ? requested : options.language;
+  if (check && !check.allows(c)) {
+    const token = c.req.query('token');
+    if (token !== undefined && check.matches(token)) {
+      storeTokenCookie(c, token);
+      return c.redirect('/', 303);
+    }
+    return c.html(renderLogin(language, token !== undefined), token === undefined ? 200 : 401);
+  }
+  return c.html(renderShell(language, options.hbUnit));
+}
+
+async function loginResponse(
+  c: Context,
+  options: HttpAppOptions,
+  check: TokenCheck | null,
+): Promise<Response> {
+  if (!check) return c.redirect('/', 303);
+  const form = await c.req.parseBody();
+  const token = typeof form['token'] === 'string' ? form['token'] : '';
+  const requested = typeof form['language'] === 'string' ? form['language'] : '';
+  const language = isPageLanguage(requested) ? requested : options.language;
+  if (!check.matches(token)) {
+    options.logger.warn('page sign-in with an invalid token');
+    return c.html(renderLogin(language, true), 401);
+  }
+  storeTokenCookie(c, token);
+  return c.redirect('/', 303);
+}

@@ -1,0 +1,1153 @@
+/* global window, document, fetch, EventSource, localStorage, Image, setTimeout, clearTimeout */
+// The touchscreen page of bv-edge. Plain browser JavaScript, served as /assets/app.js with no
+// build step. Every text comes from the catalogues in /assets/messages.js, and every element is
+// built with textContent, never innerHTML, so no value from the server can inject markup.
+'use strict';
+
+const CATALOGUES = window.BV_EDGE_CATALOGUES;
+const LANGUAGE_KEY = 'bv-edge-language';
+const VIEW_ORDER = ['ijv', 'scv', 'ivc', 'ca'];
+const WORKFLOW_EVENTS = [
+  'case-opened',
+  'case-restored',
+  'recording-started',
+  'recording-finished',
+  'quality-checked',
+  'view-accepted',
+  'retake',
+  'estimate-ready',
+  'case-closed',
+  'case-abandoned',
+];
+/** Delay between two preview images of the active tile, ms (about 4 images per second). */
+const PREVIEW_INTERVAL_MS = 250;
+/** Delay between two set-up preview images in the device panel, ms. */
+const SETUP_PREVIEW_INTERVAL_MS = 1000;
+/** Delay before a new event stream when the browser gave up on one, ms. */
+const RECONNECT_MS = 2000;
+
+const body = document.body;
+const state = {
+  language: readLanguage(),
+  connected: false,
+  status: null,
+  /** The open case from GET /api/workflow, or null. */
+  workflowCase: null,
+  /** The case closed on this page: { record, labels, delivery }, until a new case is started. */
+  closed: null,
+  /** Latest recording-progress event. */
+  progress: null,
+  selectedView: null,
+  devicePanel: false,
+  /** Result of the MRN push: 'sent', 'not-configured', 'failed' or null. */
+  mrnPush: null,
+  abandonArmed: false,
+  error: null,
+  fieldErrors: {},
+  busy: false,
+};
+
+// ---- Text and formatting ---------------------------------------------------------------------
+
+function readLanguage() {
+  const stored = localStorage.getItem(LANGUAGE_KEY);
+  if (stored && CATALOGUES[stored]) return stored;
+  return body.dataset.language in CATALOGUES ? body.dataset.language : 'en';
+}
+
+/** Returns the message of `key` with each {name} replaced; a missing key shows as ⟦key⟧. */
+function t(key, params) {
+  const template = CATALOGUES[state.language][key];
+  if (template === undefined) return `⟦${key}⟧`;
+  return template.replace(/\{(\w+)\}/g, (_, name) => String(params?.[name] ?? ''));
+}
+
+function formatNumber(value, digits) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return t('value.missing');
+  return new Intl.NumberFormat(state.language, {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(value);
+}
+
+/** Formats with a unit that Intl supports, e.g. 'milliliter', 'milliliter-per-kilogram'. */
+function formatUnit(value, unit, digits) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return t('value.missing');
+  return new Intl.NumberFormat(state.language, {
+    style: 'unit',
+    unit,
+    unitDisplay: 'short',
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(value);
+}
+
+/** Formats a value with a unit that Intl lacks (mm², /min); a missing value shows no unit. */
+function withUnit(key, value, digits) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return t('value.missing');
+  return t(key, { value: formatNumber(value, digits) });
+}
+
+function formatPercent(fraction) {
+  if (typeof fraction !== 'number' || !Number.isFinite(fraction)) return t('value.missing');
+  return new Intl.NumberFormat(state.language, {
+    style: 'percent',
+    maximumFractionDigits: 0,
+  }).format(fraction);
+}
+
+function formatDate(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return t('value.missing');
+  return new Intl.DateTimeFormat(state.language, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  }).format(date);
+}
+
+// ---- DOM helpers -------------------------------------------------------------------------------
+
+/** Creates an element; `attributes` keys starting with "on" add listeners, others set attributes. */
+function el(tag, attributes, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return element;
+}
+
+function button(label, onClick, className, testId) {
+  return el(
+    'button',
+    { type: 'button', class: className ?? 'btn', onclick: onClick, 'data-testid': testId },
+    label,
+  );
+}
+
+function row(label, value, testId) {
+  return el(
+    'div',
+    { class: 'row' },
+    el('dt', {}, label),
+    el('dd', { 'data-testid': testId }, value),
+  );
+}
+
+// ---- Server calls ------------------------------------------------------------------------------
+
+/** Sends a request and returns { ok, status, body }; a 401 reloads into the login page. */
+async function request(method, path, payload) {
+  const options = { method, headers: {} };
+  if (payload !== undefined) {
+    options.headers['content-type'] = 'application/json';
+    options.body = JSON.stringify(payload);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    return { ok: false, status: 0, body: { code: 'offline' } };
+  }
+  if (response.status === 401) {
+    window.location.reload();
+    return { ok: false, status: 401, body: { code: 'unauthorized' } };
+  }
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { ok: response.ok, status: response.status, body: parsed };
+}
+
+function showProblem(result) {
+  const code = result.body?.code ?? 'internal_error';
+  state.error =
+    t(`problem.${code}`) === `⟦problem.${code}⟧` ? t('problem.generic') : t(`problem.${code}`);
+  state.fieldErrors = {};
+  for (const error of result.body?.errors ?? []) {
+    const key = `field.error.${error.code}`;
+    const message = t(key) === `⟦${key}⟧` ? t('field.error.other') : t(key);
+    state.fieldErrors[error.field.split('.')[0]] = message;
+  }
+}
+
+function clearProblem() {
+  state.error = null;
+  state.fieldErrors = {};
+}
+
+async function refreshStatus() {
+  const result = await request('GET', '/api/status');
+  if (result.ok) state.status = result.body;
+}
+
+async function refreshCase() {
+  const result = await request('GET', '/api/workflow');
+  if (!result.ok) return;
+  state.workflowCase = result.body.case;
+  if (state.workflowCase) state.closed = null;
+}
+
+async function refreshClosed() {
+  if (!state.closed) return;
+  const result = await request('GET', `/api/cases/${encodeURIComponent(state.closed.caseId)}`);
+  if (result.ok) state.closed = { caseId: state.closed.caseId, ...result.body };
+}
+
+async function refreshAll() {
+  await Promise.all([refreshStatus(), refreshCase(), refreshClosed()]);
+  render();
+}
+
+// ---- Live events ---------------------------------------------------------------------------------
+
+function connectEvents() {
+  const source = new EventSource('/api/events');
+  source.addEventListener('hello', () => {
+    state.connected = true;
+    // Whether or not the missed events were replayed, the state is read again in full.
+    void refreshAll();
+  });
+  source.addEventListener('status', (event) => {
+    state.status = JSON.parse(event.data);
+    updateLiveParts();
+  });
+  source.addEventListener('recording-progress', (event) => {
+    state.progress = JSON.parse(event.data);
+    updateLiveParts();
+  });
+  for (const name of WORKFLOW_EVENTS) {
+    source.addEventListener(name, (event) => void onWorkflowEvent(name, JSON.parse(event.data)));
+  }
+  source.addEventListener('error', () => {
+    state.connected = false;
+    updateLiveParts();
+    // EventSource retries by itself after a network error, but gives up on an HTTP error.
+    if (source.readyState === EventSource.CLOSED) setTimeout(connectEvents, RECONNECT_MS);
+  });
+}
+
+async function onWorkflowEvent(name, payload) {
+  if (name === 'case-closed' && (!state.closed || state.closed.caseId !== payload.caseId)) {
+    state.closed = { caseId: payload.caseId, record: payload.record, labels: [], delivery: null };
+  }
+  if (name === 'recording-started' || name === 'retake') state.progress = null;
+  await refreshCase();
+  if (name === 'case-closed') await refreshClosed();
+  render();
+}
+
+// ---- Rendering -----------------------------------------------------------------------------------
+
+let currentScreen = null;
+
+function screenName() {
+  if (state.devicePanel) return 'device';
+  if (state.workflowCase) return `case:${state.workflowCase.caseId}`;
+  if (state.closed) return `closed:${state.closed.caseId}`;
+  return 'new';
+}
+
+/** Rebuilds the page; forms are kept while their screen stays, so typed values survive. */
+function render() {
+  document.documentElement.lang = state.language;
+  document.title = t('app.title');
+  const header = document.getElementById('header');
+  header.replaceChildren(...renderHeader());
+  const screen = screenName();
+  if (screen !== currentScreen) {
+    document.getElementById('main').replaceChildren(renderScreen(screen));
+    currentScreen = screen;
+  }
+  if (screen === 'new') updateNewCaseErrors();
+  if (screen.startsWith('closed:')) updateClosedScreen();
+  updateLiveParts();
+  schedulePreviews();
+}
+
+function renderScreen(screen) {
+  if (screen === 'device') return renderDevicePanel();
+  if (screen.startsWith('case:')) return renderCaseScreen();
+  if (screen.startsWith('closed:')) return renderClosedScreen();
+  return renderNewCase();
+}
+
+function renderHeader() {
+  const other = state.language === 'en' ? 'zh-CN' : 'en';
+  return [
+    el('h1', {}, t('app.title')),
+    el('span', { class: 'chip', id: 'connection', 'data-testid': 'connection' }),
+    el('span', { class: 'chip', id: 'capture-chip', 'data-testid': 'capture-chip' }),
+    el('span', { class: 'spacer' }),
+    button(
+      state.devicePanel ? t('nav.back') : t('nav.device'),
+      () => {
+        state.devicePanel = !state.devicePanel;
+        render();
+      },
+      'btn secondary',
+      'device-toggle',
+    ),
+    button(
+      t('language.other'),
+      () => {
+        state.language = other;
+        localStorage.setItem(LANGUAGE_KEY, other);
+        currentScreen = null;
+        render();
+      },
+      'btn secondary',
+      'language-toggle',
+    ),
+  ];
+}
+
+/** Updates the parts that change with every status event without rebuilding forms. */
+function updateLiveParts() {
+  const connection = document.getElementById('connection');
+  if (connection) {
+    connection.textContent = state.connected ? t('connection.live') : t('connection.reconnecting');
+    connection.className = state.connected ? 'chip ok' : 'chip down';
+  }
+  const capture = state.status?.capture;
+  const chip = document.getElementById('capture-chip');
+  if (chip) {
+    chip.textContent = capture
+      ? t('capture.chip', { state: t(`capture.state.${capture.state}`) })
+      : t('capture.unknown');
+    chip.className = capture?.state === 'live' ? 'chip ok' : 'chip down';
+  }
+  updateMrnNotice();
+  if (currentScreen?.startsWith('case:')) updateTiles();
+  if (currentScreen === 'device') updateDevicePanel();
+  if (currentScreen?.startsWith('closed:')) updateDelivery();
+}
+
+// ---- New case -----------------------------------------------------------------------------------
+
+const NEW_CASE_FIELDS = ['caseId', 'heightCm', 'weightKg', 'sex', 'ageYears', 'mrn'];
+
+function field(name, label, input, hint) {
+  return el(
+    'label',
+    { class: 'field', for: input.id },
+    el('span', { class: 'label' }, label),
+    input,
+    hint ? el('span', { class: 'hint' }, hint) : null,
+    el('span', { class: 'field-error', id: `error-${name}`, 'data-testid': `error-${name}` }),
+  );
+}
+
+function textInput(id, inputmode, extra) {
+  return el('input', { id, name: id, type: 'text', inputmode, autocomplete: 'off', ...extra });
+}
+
+function renderNewCase() {
+  const caseId = textInput('caseId', 'text', { autofocus: true, 'data-testid': 'case-id' });
+  // A barcode scanner types the id and presses Enter; Enter with the patient data still empty
+  // moves on to the height instead of submitting.
+  caseId.addEventListener('keydown', (event) => {
+    const height = document.getElementById('heightCm');
+    if (event.key === 'Enter' && height && height.value.trim() === '') {
+      event.preventDefault();
+      height.focus();
+    }
+  });
+  const sex = el(
+    'div',
+    { class: 'choice', role: 'radiogroup', id: 'sex' },
+    ['female', 'male'].map((value) =>
+      el(
+        'label',
+        { class: 'choice-option' },
+        el('input', { type: 'radio', name: 'sex', value, 'data-testid': `sex-${value}` }),
+        el('span', {}, t(`sex.${value}`)),
+      ),
+    ),
+  );
+  const form = el(
+    'form',
+    { id: 'new-case', class: 'card form', novalidate: true, onsubmit: submitNewCase },
+    el('h2', {}, t('case.new')),
+    el('div', {
+      class: 'form-error',
+      id: 'form-error',
+      role: 'alert',
+      'data-testid': 'form-error',
+    }),
+    field('caseId', t('case.id'), caseId, t('case.idHint')),
+    el(
+      'div',
+      { class: 'grid3' },
+      field('heightCm', t('case.height'), textInput('heightCm', 'decimal'), t('unit.cm')),
+      field('weightKg', t('case.weight'), textInput('weightKg', 'decimal'), t('unit.kg')),
+      field('ageYears', t('case.age'), textInput('ageYears', 'numeric'), t('case.optional')),
+    ),
+    el(
+      'div',
+      { class: 'field' },
+      el('span', { class: 'label' }, t('case.sex')),
+      sex,
+      el('span', { class: 'field-error', id: 'error-sex', 'data-testid': 'error-sex' }),
+    ),
+    field('mrn', t('case.mrn'), textInput('mrn', 'text'), t('case.mrnHint')),
+    el(
+      'button',
+      { type: 'submit', class: 'btn primary', 'data-testid': 'open-case' },
+      t('case.open'),
+    ),
+  );
+  return el('section', { class: 'screen' }, form);
+}
+
+function updateNewCaseErrors() {
+  const formError = document.getElementById('form-error');
+  if (formError) formError.textContent = state.error ?? '';
+  for (const name of NEW_CASE_FIELDS) {
+    const target = document.getElementById(`error-${name}`);
+    if (target) target.textContent = state.fieldErrors[name] ?? '';
+  }
+}
+
+function decimalOrText(text) {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  const number = Number(trimmed.replace(',', '.'));
+  return Number.isFinite(number) ? number : trimmed;
+}
+
+async function submitNewCase(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  const value = (id) => document.getElementById(id).value;
+  const sex = document.querySelector('input[name="sex"]:checked')?.value;
+  const payload = { caseId: value('caseId').trim() };
+  for (const name of ['heightCm', 'weightKg', 'ageYears']) {
+    const parsed = decimalOrText(value(name));
+    if (parsed !== undefined) payload[name] = parsed;
+  }
+  if (sex) payload.sex = sex;
+  const mrn = value('mrn').trim();
+  state.busy = true;
+  const result = await request('POST', '/api/workflow/case', payload);
+  state.busy = false;
+  if (!result.ok) {
+    showProblem(result);
+    if (!sex && !state.fieldErrors.sex && result.body?.errors)
+      state.fieldErrors.sex = t('field.error.invalid_value');
+    updateNewCaseErrors();
+    return;
+  }
+  clearProblem();
+  state.mrnPush = mrn ? await pushMrn(payload.caseId, mrn) : null;
+  state.workflowCase = result.body.case;
+  state.closed = null;
+  state.selectedView = null;
+  render();
+}
+
+/** Sends the MRN to the HL7 link for the monitor push; a 404 means no HL7 link is configured. */
+async function pushMrn(caseId, mrn) {
+  const result = await request('PUT', `/api/hl7/cases/${encodeURIComponent(caseId)}/mrn`, { mrn });
+  if (result.ok) return 'sent';
+  return result.status === 404 ? 'not-configured' : 'failed';
+}
+
+// ---- Open case: view tiles ------------------------------------------------------------------------
+
+function renderCaseScreen() {
+  const workflowCase = state.workflowCase;
+  const covariates = workflowCase.covariates;
+  const patient = [
+    formatUnit(covariates.heightCm, 'centimeter', 0),
+    formatUnit(covariates.weightKg, 'kilogram', 1),
+    t(`sex.${covariates.sex}`),
+    covariates.ageYears === undefined
+      ? null
+      : t('case.ageValue', { age: formatNumber(covariates.ageYears, 0) }),
+  ].filter(Boolean);
+  const views = VIEW_ORDER.filter((view) => workflowCase.requiredViews.includes(view));
+  return el(
+    'section',
+    { class: 'screen' },
+    el(
+      'div',
+      { class: 'case-head' },
+      el('h2', {}, t('case.title', { caseId: workflowCase.caseId })),
+      el('span', { class: 'muted' }, patient.join(' · ')),
+    ),
+    renderMrnNotice(),
+    el('div', { class: 'banner', id: 'case-notice', 'data-testid': 'case-notice', hidden: true }),
+    el('div', {
+      class: 'form-error',
+      id: 'action-error',
+      role: 'alert',
+      'data-testid': 'action-error',
+    }),
+    el('div', { class: 'tiles' }, views.map(renderTile)),
+    el('div', { id: 'case-result' }),
+    el(
+      'div',
+      { class: 'actions' },
+      button(t('case.close'), closeCase, 'btn primary', 'close-case'),
+      button(t('case.abandon'), abandonCase, 'btn danger', 'abandon-case'),
+    ),
+  );
+}
+
+function renderMrnNotice() {
+  return el('div', {
+    class: 'banner',
+    id: 'mrn-notice',
+    'data-testid': 'mrn-notice',
+    hidden: true,
+  });
+}
+
+/** Shows the outcome of the MRN push for the monitor, once the push has returned. */
+function updateMrnNotice() {
+  const notice = document.getElementById('mrn-notice');
+  if (!notice) return;
+  notice.hidden = !state.mrnPush;
+  notice.className = state.mrnPush === 'sent' ? 'banner ok' : 'banner';
+  notice.textContent = state.mrnPush ? t(`hl7.mrn.${state.mrnPush}`) : '';
+}
+
+function renderTile(view) {
+  return el(
+    'article',
+    {
+      class: 'tile',
+      id: `tile-${view}`,
+      'data-testid': `tile-${view}`,
+      onclick: () => {
+        state.selectedView = view;
+        updateTiles();
+        schedulePreviews();
+      },
+    },
+    el(
+      'header',
+      {},
+      el('strong', {}, t(`view.${view}.short`)),
+      el('span', { class: 'muted' }, t(`view.${view}.name`)),
+      el('span', { class: 'badge', 'data-role': 'badge' }),
+    ),
+    el(
+      'div',
+      { class: 'preview' },
+      el('img', {
+        'data-role': 'preview',
+        hidden: true,
+        alt: t('preview.alt', { view: t(`view.${view}.short`) }),
+      }),
+      el('span', { class: 'preview-text', 'data-role': 'preview-text' }),
+    ),
+    el('progress', { max: 1, value: 0, 'data-role': 'progress' }),
+    el('ul', { class: 'messages', 'data-role': 'messages', 'data-testid': `messages-${view}` }),
+    el(
+      'div',
+      { class: 'tile-actions' },
+      button(
+        t('tile.record'),
+        (event) => act(event, 'recording', { view }),
+        'btn primary',
+        `record-${view}`,
+      ),
+      button(t('tile.stop'), (event) => act(event, 'recording/stop'), 'btn', `stop-${view}`),
+      button(t('tile.accept'), (event) => act(event, 'accept'), 'btn primary', `accept-${view}`),
+      button(t('tile.retake'), (event) => act(event, 'retake'), 'btn secondary', `retake-${view}`),
+    ),
+  );
+}
+
+/** Returns the view with the live preview: the one in progress, else the one tapped, else the next. */
+function activeTileView(workflowCase) {
+  return (
+    workflowCase.activeView ??
+    (state.selectedView && workflowCase.requiredViews.includes(state.selectedView)
+      ? state.selectedView
+      : null) ??
+    workflowCase.missingViews[0] ??
+    null
+  );
+}
+
+function tileState(workflowCase, view) {
+  if (workflowCase.activeView === view) {
+    if (workflowCase.step === 'review') {
+      return workflowCase.pendingAttempt?.quality.passed ? 'review' : 'failed';
+    }
+    return workflowCase.step;
+  }
+  return workflowCase.accepted[view] ? 'accepted' : 'pending';
+}
+
+function updateTiles() {
+  const workflowCase = state.workflowCase;
+  if (!workflowCase) return;
+  const active = activeTileView(workflowCase);
+  for (const view of workflowCase.requiredViews) updateTile(workflowCase, view, active);
+  updateCaseFooter(workflowCase);
+  updateCaseResult(workflowCase);
+}
+
+function updateTile(workflowCase, view, active) {
+  const tile = document.getElementById(`tile-${view}`);
+  if (!tile) return;
+  const tileStatus = tileState(workflowCase, view);
+  tile.classList.toggle('active', view === active);
+  tile.dataset.state = tileStatus;
+  tile.querySelector('[data-role="badge"]').textContent = t(`tile.state.${tileStatus}`);
+  tile.querySelector('[data-role="progress"]').value = progressOf(workflowCase, view, tileStatus);
+
+  const captureState = view === active ? state.status?.capture?.state : null;
+  const messages = qualityMessages(workflowCase, tileStatus, captureState);
+  tile
+    .querySelector('[data-role="messages"]')
+    .replaceChildren(...messages.map((message) => el('li', {}, message)));
+
+  const idle = workflowCase.step === 'idle';
+  setVisible(tile, `record-${view}`, idle && tileStatus === 'pending');
+  setVisible(tile, `stop-${view}`, tileStatus === 'recording');
+  setVisible(tile, `accept-${view}`, tileStatus === 'review');
+  setVisible(tile, `retake-${view}`, ['recording', 'review', 'failed'].includes(tileStatus));
+  if (view !== active) {
+    tile.querySelector('[data-role="preview"]').hidden = true;
+    tile.querySelector('[data-role="preview-text"]').textContent = t('preview.tap');
+  }
+}
+
+function updateCaseFooter(workflowCase) {
+  const closeButton = document.querySelector('[data-testid="close-case"]');
+  if (closeButton) closeButton.disabled = !(workflowCase.estimate && workflowCase.step === 'idle');
+  const abandon = document.querySelector('[data-testid="abandon-case"]');
+  if (abandon) {
+    abandon.textContent = state.abandonArmed ? t('case.abandonConfirm') : t('case.abandon');
+  }
+  const notice = document.getElementById('case-notice');
+  if (notice) {
+    notice.hidden = !workflowCase.notice;
+    notice.textContent = workflowCase.notice ? t('case.notice') : '';
+  }
+  const actionError = document.getElementById('action-error');
+  if (actionError) actionError.textContent = state.error ?? '';
+}
+
+/** Renders the estimate card once per estimate, so it is not rebuilt on every status event. */
+function updateCaseResult(workflowCase) {
+  const result = document.getElementById('case-result');
+  if (!result) return;
+  const key = workflowCase.estimate?.estimateId ?? '';
+  if (result.dataset.estimate !== key) {
+    result.dataset.estimate = key;
+    const card = workflowCase.estimate
+      ? renderResult({
+          estimate: workflowCase.estimate.estimate,
+          views: Object.values(workflowCase.accepted),
+          closed: false,
+        })
+      : '';
+    result.replaceChildren(card);
+  }
+  updateDelivery();
+}
+
+function setVisible(tile, testId, visible) {
+  tile.querySelector(`[data-testid="${testId}"]`).hidden = !visible;
+}
+
+function progressOf(workflowCase, view, tileStatus) {
+  if (tileStatus === 'accepted' || tileStatus === 'review' || tileStatus === 'failed') return 1;
+  if (tileStatus === 'analysing') return 1;
+  if (tileStatus !== 'recording') return 0;
+  const progress = state.progress?.view === view ? state.progress : workflowCase.recording;
+  if (!progress || !progress.durationS) return 0;
+  return Math.min(1, progress.elapsedS / progress.durationS);
+}
+
+/** Translated quality messages of a tile, from the quality check and the capture state. */
+function qualityMessages(workflowCase, tileStatus, captureState) {
+  const messages = [];
+  if (captureState && captureState !== 'live') {
+    messages.push(t(`quality.capture.${captureState}`));
+  }
+  if (tileStatus === 'failed' || tileStatus === 'review') {
+    for (const issue of workflowCase.pendingAttempt?.quality.issues ?? []) {
+      messages.push(t(`quality.${issue.code}`));
+    }
+    if (tileStatus === 'review' && messages.length === 0) messages.push(t('quality.passed'));
+  }
+  if (tileStatus === 'analysing') messages.push(t('quality.analysing'));
+  return messages;
+}
+
+async function act(event, action, payload) {
+  event.stopPropagation();
+  if (state.busy) return;
+  state.busy = true;
+  const result = await request('POST', `/api/workflow/${action}`, payload ?? {});
+  state.busy = false;
+  if (!result.ok) showProblem(result);
+  else clearProblem();
+  if (action === 'recording') state.progress = null;
+  await refreshCase();
+  render();
+}
+
+async function closeCase() {
+  if (state.busy) return;
+  state.busy = true;
+  const result = await request('POST', '/api/workflow/close', {});
+  state.busy = false;
+  if (!result.ok) {
+    showProblem(result);
+    updateTiles();
+    return;
+  }
+  clearProblem();
+  state.workflowCase = null;
+  state.closed = {
+    caseId: result.body.record.caseId,
+    record: result.body.record,
+    labels: [],
+    delivery: null,
+  };
+  await refreshClosed();
+  render();
+}
+
+async function abandonCase() {
+  if (!state.abandonArmed) {
+    state.abandonArmed = true;
+    updateTiles();
+    return;
+  }
+  state.abandonArmed = false;
+  const result = await request('POST', '/api/workflow/abandon', {});
+  if (!result.ok) showProblem(result);
+  await refreshCase();
+  render();
+}
+
+// ---- Result card --------------------------------------------------------------------------------
+
+function measurementsOf(views, name) {
+  return views.find((view) => view.view === name)?.measurements;
+}
+
+function renderResult({ estimate, views, closed }) {
+  const ivc = measurementsOf(views, 'ivc');
+  const ijv = measurementsOf(views, 'ijv');
+  const ca = measurementsOf(views, 'ca');
+  return el(
+    'section',
+    { class: 'card result', 'data-testid': 'result' },
+    el('h2', {}, closed ? t('result.titleClosed') : t('result.title')),
+    el(
+      'div',
+      { class: 'bv' },
+      el(
+        'span',
+        { class: 'bv-ml', 'data-testid': 'bv-ml' },
+        formatUnit(estimate.bvMl, 'milliliter', 0),
+      ),
+      el(
+        'span',
+        { class: 'bv-kg', 'data-testid': 'bv-kg' },
+        formatUnit(estimate.bvMlPerKg, 'milliliter-per-kilogram', 1),
+      ),
+    ),
+    el(
+      'dl',
+      { class: 'facts' },
+      row(
+        t('result.interval'),
+        t('result.range', {
+          lower: formatUnit(estimate.lowerMl, 'milliliter', 0),
+          upper: formatUnit(estimate.upperMl, 'milliliter', 0),
+        }),
+        'interval',
+      ),
+      row(t('result.nadler'), formatUnit(estimate.nadlerMl, 'milliliter', 0), 'nadler'),
+      row(t('index.ivcCollapsibility'), formatPercent(ivc?.collapsibilityIndex), 'ivc-ci'),
+      row(t('index.ijvArea'), withUnit('unit.mm2Value', ijv?.areaMm2?.mean, 1), 'ijv-area'),
+      row(t('index.ijvCollapsibility'), formatPercent(ijv?.collapsibilityIndex), 'ijv-ci'),
+      row(t('index.heartRate'), withUnit('unit.perMinuteValue', ca?.heartRateBpm, 0), 'heart-rate'),
+      row(
+        t('result.population'),
+        estimate.population.inPopulation ? t('result.population.in') : t('result.population.out'),
+        'population',
+      ),
+      row(
+        t('result.model'),
+        t('result.modelValue', {
+          name: estimate.modelName,
+          version: estimate.modelVersion,
+          provider: estimate.executionProvider,
+        }),
+        'model',
+      ),
+      row(t('result.intendedUse'), estimate.intendedUse, 'intended-use'),
+      row(t('delivery.central'), '', 'delivery-central'),
+      row(t('delivery.hl7'), '', 'delivery-hl7'),
+    ),
+    el('p', { class: 'notice' }, estimate.notice),
+  );
+}
+
+function updateDelivery() {
+  const central = document.querySelector('[data-testid="delivery-central"]');
+  if (central) {
+    const delivery = state.closed?.delivery?.central ?? 'open';
+    const mqtt = state.status?.mqtt?.connected ? 'connected' : 'disconnected';
+    central.textContent = t('delivery.centralValue', {
+      delivery: t(`delivery.central.${delivery}`),
+      mqtt: t(`delivery.mqtt.${mqtt}`),
+    });
+  }
+  const hl7 = document.querySelector('[data-testid="delivery-hl7"]');
+  if (hl7) hl7.textContent = t(`hl7.state.${state.status?.hl7?.state ?? 'absent'}`);
+}
+
+// ---- Closed case: result and ANH label form ------------------------------------------------------
+
+const LABEL_NUMBER_FIELDS = [
+  ['hbBefore', 'label.hbBefore'],
+  ['hbAfter', 'label.hbAfter'],
+  ['withdrawnMl', 'label.withdrawnMl'],
+  ['bleedingMl', 'label.bleedingMl'],
+  ['equilibrationMinutes', 'label.equilibrationMinutes'],
+  ['replacementVolumeMl', 'label.replacementVolumeMl'],
+  ['urineOutputMl', 'label.urineOutputMl'],
+];
+
+function renderClosedScreen() {
+  const closed = state.closed;
+  const record = closed.record;
+  return el(
+    'section',
+    { class: 'screen' },
+    el('div', { class: 'case-head' }, el('h2', {}, t('case.title', { caseId: closed.caseId }))),
+    renderMrnNotice(),
+    record ? renderResult({ estimate: record.estimate, views: record.views, closed: true }) : null,
+    renderLabelForm(),
+    el('div', { id: 'labels', 'data-testid': 'labels' }),
+    el(
+      'div',
+      { class: 'actions' },
+      button(t('case.next'), startNewCase, 'btn primary', 'new-case'),
+    ),
+  );
+}
+
+function updateClosedScreen() {
+  updateDelivery();
+  updateLabelErrors();
+  renderLabels();
+}
+
+function startNewCase() {
+  state.closed = null;
+  state.mrnPush = null;
+  clearProblem();
+  render();
+}
+
+function renderLabelForm() {
+  const hbUnit = body.dataset.hbUnit || 'g/dL';
+  const method = el(
+    'select',
+    { id: 'method', name: 'method', 'data-testid': 'label-method' },
+    el('option', { value: '' }, t('anh.method.all')),
+    ['single-step', 'continuous-exchange'].map((name) =>
+      el('option', { value: name }, t(`anh.method.${name}`)),
+    ),
+  );
+  const unit = el(
+    'select',
+    { id: 'hbUnit', name: 'hbUnit', 'data-testid': 'label-hb-unit' },
+    ['g/dL', 'g/L', 'mmol/L'].map((name) =>
+      el('option', { value: name, selected: name === hbUnit }, t(`unit.hb.${name}`)),
+    ),
+  );
+  return el(
+    'form',
+    { id: 'label-form', class: 'card form', novalidate: true, onsubmit: submitLabel },
+    el('h2', {}, t('label.title')),
+    el('p', { class: 'muted' }, t('label.intro')),
+    el('div', {
+      class: 'form-error',
+      id: 'label-error',
+      role: 'alert',
+      'data-testid': 'label-error',
+    }),
+    el(
+      'div',
+      { class: 'grid3' },
+      field('enteredBy', t('label.enteredBy'), textInput('enteredBy', 'text')),
+      field('method', t('label.method'), method),
+      field('hbUnit', t('label.hbUnit'), unit),
+      LABEL_NUMBER_FIELDS.map(([name, key]) =>
+        field(name, t(key), textInput(name, 'decimal', { 'data-testid': `label-${name}` })),
+      ),
+      field('replacementFluid', t('label.replacementFluid'), textInput('replacementFluid', 'text')),
+    ),
+    el(
+      'button',
+      { type: 'submit', class: 'btn primary', 'data-testid': 'save-label' },
+      t('label.save'),
+    ),
+  );
+}
+
+async function submitLabel(event) {
+  event.preventDefault();
+  if (state.busy || !state.closed) return;
+  const value = (id) => document.getElementById(id).value;
+  const payload = { enteredBy: value('enteredBy'), hbUnit: value('hbUnit') };
+  if (value('method')) payload.method = value('method');
+  for (const [name] of LABEL_NUMBER_FIELDS) {
+    const parsed = decimalOrText(value(name));
+    if (parsed !== undefined) payload[name] = parsed;
+  }
+  const fluid = value('replacementFluid').trim();
+  if (fluid) payload.replacementFluid = fluid;
+  state.busy = true;
+  const path = `/api/cases/${encodeURIComponent(state.closed.caseId)}/labels`;
+  const result = await request('POST', path, payload);
+  state.busy = false;
+  if (!result.ok) showProblem(result);
+  else clearProblem();
+  await refreshClosed();
+  updateClosedScreen();
+}
+
+function updateLabelErrors() {
+  const formError = document.getElementById('label-error');
+  if (formError) formError.textContent = state.error ?? '';
+  for (const name of [
+    'enteredBy',
+    'method',
+    'hbUnit',
+    'replacementFluid',
+    ...LABEL_NUMBER_FIELDS.map(([n]) => n),
+  ]) {
+    const target = document.getElementById(`error-${name}`);
+    if (target) target.textContent = state.fieldErrors[name] ?? '';
+  }
+}
+
+function renderLabels() {
+  const target = document.getElementById('labels');
+  const labels = state.closed?.labels ?? [];
+  if (!target) return;
+  if (labels.length === 0) {
+    target.replaceChildren();
+    return;
+  }
+  target.replaceChildren(
+    el(
+      'section',
+      { class: 'card' },
+      el('h2', {}, t('label.stored')),
+      el(
+        'table',
+        {},
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', {}, t('label.method')),
+            el('th', {}, t('label.bv')),
+            el('th', {}, t('label.revision')),
+            el('th', {}, t('label.warnings')),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          labels.map((label) =>
+            el(
+              'tr',
+              { 'data-testid': `label-${label.method}` },
+              el('td', {}, t(`anh.method.${label.method}`)),
+              el('td', {}, formatUnit(label.bvMl, 'milliliter', 0)),
+              el('td', {}, formatNumber(label.revision, 0)),
+              el('td', {}, formatNumber(label.warnings.length, 0)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---- Device panel -------------------------------------------------------------------------------
+
+function renderDevicePanel() {
+  return el(
+    'section',
+    { class: 'screen' },
+    el(
+      'div',
+      { class: 'card' },
+      el('h2', {}, t('device.title')),
+      el('dl', { class: 'facts', id: 'device-facts' }),
+    ),
+    el(
+      'div',
+      { class: 'card' },
+      el('h2', {}, t('device.setup')),
+      el('p', { class: 'muted' }, t('device.setupHint')),
+      el(
+        'div',
+        { class: 'preview setup' },
+        el('img', {
+          id: 'setup-preview',
+          alt: t('device.setupAlt'),
+          'data-testid': 'setup-preview',
+        }),
+        el('span', { class: 'preview-text', id: 'setup-text' }),
+      ),
+    ),
+  );
+}
+
+function updateDevicePanel() {
+  const facts = document.getElementById('device-facts');
+  const status = state.status;
+  if (!facts || !status) return;
+  const capture = status.capture;
+  const area = capture?.imageArea;
+  const providers = Object.entries(status.executionProviders ?? {})
+    .map(([model, provider]) => t('device.providerValue', { model, provider }))
+    .join(', ');
+  const outbox = status.outbox;
+  facts.replaceChildren(
+    row(
+      t('device.capture'),
+      capture ? t(`capture.state.${capture.state}`) : t('capture.unknown'),
+      'device-capture',
+    ),
+    row(t('device.fps'), formatNumber(capture?.fps, 1), 'device-fps'),
+    row(t('device.dropped'), formatNumber(capture?.framesDropped, 0), 'device-dropped'),
+    row(
+      t('device.imageArea'),
+      area
+        ? t('device.imageAreaValue', {
+            x: formatNumber(area.x, 0),
+            y: formatNumber(area.y, 0),
+            width: formatNumber(area.width, 0),
+            height: formatNumber(area.height, 0),
+          })
+        : t('device.imageAreaUnknown'),
+      'device-area',
+    ),
+    row(
+      t('device.model'),
+      status.model
+        ? t('device.modelValue', { name: status.model.name, version: status.model.version })
+        : t('value.missing'),
+      'device-model',
+    ),
+    row(t('device.providers'), providers || t('value.missing'), 'device-providers'),
+    row(
+      t('device.mqtt'),
+      t(`delivery.mqtt.${status.mqtt.connected ? 'connected' : 'disconnected'}`),
+      'device-mqtt',
+    ),
+    row(t('device.hl7'), t(`hl7.state.${status.hl7?.state ?? 'absent'}`), 'device-hl7'),
+    row(
+      t('device.outbox'),
+      outbox.oldestAgeS === null
+        ? t('device.outboxEmpty')
+        : t('device.outboxValue', {
+            depth: formatNumber(outbox.depth, 0),
+            age: formatUnit(outbox.oldestAgeS, 'second', 0),
+          }),
+      'device-outbox',
+    ),
+    row(
+      t('device.disk'),
+      status.diskFreeBytes === null
+        ? t('value.missing')
+        : formatUnit(status.diskFreeBytes / 1e9, 'gigabyte', 1),
+      'device-disk',
+    ),
+    row(t('device.started'), formatDate(status.startedAt), 'device-started'),
+  );
+}
+
+// ---- Previews ------------------------------------------------------------------------------------
+
+let previewTimer = null;
+let previewCount = 0;
+/** Raised by each schedulePreviews call, so that the image loads of an older loop stop. */
+let previewGeneration = 0;
+
+/** Starts the one preview loop that the current screen needs, stopping the previous one. */
+function schedulePreviews() {
+  clearTimeout(previewTimer);
+  previewTimer = null;
+  previewGeneration += 1;
+  if (currentScreen === 'device')
+    loadPreview('setup-preview', 'setup-text', '/api/preview/setup.png', SETUP_PREVIEW_INTERVAL_MS);
+  else if (currentScreen?.startsWith('case:')) {
+    const view = state.workflowCase && activeTileView(state.workflowCase);
+    const tile = view && document.getElementById(`tile-${view}`);
+    if (!tile) return;
+    const image = tile.querySelector('[data-role="preview"]');
+    image.id = `preview-${view}`;
+    loadPreview(image.id, null, '/api/preview/lumen.png', PREVIEW_INTERVAL_MS, tile);
+  }
+}
+
+function loadPreview(imageId, textId, path, intervalMs, tile) {
+  const image = document.getElementById(imageId);
+  if (!image) return;
+  const text = textId
+    ? document.getElementById(textId)
+    : tile.querySelector('[data-role="preview-text"]');
+  const loader = new Image();
+  const generation = previewGeneration;
+  previewCount += 1;
+  const next = () => {
+    if (generation !== previewGeneration || document.getElementById(imageId) !== image) return;
+    previewTimer = setTimeout(
+      () => loadPreview(imageId, textId, path, intervalMs, tile),
+      intervalMs,
+    );
+  };
+  loader.onload = () => {
+    if (generation !== previewGeneration) return;
+    image.src = loader.src;
+    image.hidden = false;
+    if (text) text.textContent = '';
+    next();
+  };
+  loader.onerror = () => {
+    if (generation !== previewGeneration) return;
+    image.hidden = true;
+    if (text) text.textContent = t('preview.none');
+    next();
+  };
+  loader.src = `${path}?n=${previewCount}`;
+}
+
+// ---- Start -------------------------------------------------------------------------------------
+
+body.replaceChildren(el('header', { id: 'header', class: 'top' }), el('main', { id: 'main' }));
+render();
+connectEvents();

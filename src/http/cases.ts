@@ -1,0 +1,157 @@
+import { sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+
+import { ANH_LIMITS, ANH_METHODS } from '../clinical/anh.ts';
+import { HEMOGLOBIN_UNITS, hemoglobinToGdl } from '../clinical/units.ts';
+import type { Logger } from '../core/log.ts';
+import { ESTIMATE_SCHEMA } from '../mqtt/payload.ts';
+import { getCase, type Store } from '../store/index.ts';
+import { enterLabel, getLabels, type LabelEntryOptions } from '../store/labels.ts';
+import { outbox } from '../store/schema.ts';
+import { errorProblem, ProblemError, readJsonBody } from './problem.ts';
+
+export interface CasesApiOptions {
+  store: Store;
+  /** Site settings of the label entry: topic base, anticoagulant per bag, equilibration time. */
+  labelOptions: Omit<LabelEntryOptions, 'now'>;
+  /** Called after labels are stored, so that the outbox publisher sends their training records. */
+  onLabelsStored?: () => void;
+  logger: Logger;
+}
+
+type Limit = { min: number; max: number; minExclusive?: boolean };
+
+/** Builds the schema of a number within an ANH_LIMITS range, with the range in its messages. */
+function limited(limit: Limit, unit: string) {
+  const base = z.number({ message: `expected a number in ${unit}` });
+  const lower = limit.minExclusive
+    ? base.gt(limit.min, { message: `expected above ${limit.min} ${unit}` })
+    : base.min(limit.min, { message: `expected at least ${limit.min} ${unit}` });
+  return lower.max(limit.max, { message: `expected at most ${limit.max} ${unit}` });
+}
+
+const { hemoglobinGdl } = ANH_LIMITS;
+
+/**
+ * Body of POST /api/cases/:caseId/labels: one ANH record, as `bv-edge label` takes it. The
+ * hemoglobin range is checked in g/dL after conversion from `hbUnit`, so each field is named.
+ */
+export const LabelBody = z
+  .strictObject({
+    enteredBy: z.string().trim().min(1, 'expected the name or login of the coordinator').max(100),
+    method: z.enum(ANH_METHODS).optional(),
+    hbUnit: z.enum(HEMOGLOBIN_UNITS),
+    hbBefore: z.number({ message: 'expected a number' }).positive(),
+    hbAfter: z.number({ message: 'expected a number' }).positive(),
+    withdrawnMl: limited(ANH_LIMITS.withdrawnMl, 'mL').optional(),
+    bags: z
+      .array(
+        z.strictObject({
+          volumeMl: limited(ANH_LIMITS.bagGrossMl, 'mL'),
+          hb: z.number().positive().optional(),
+        }),
+      )
+      .min(1)
+      .optional(),
+    anticoagulantMlPerBag: limited(ANH_LIMITS.anticoagulantMlPerBag, 'mL').optional(),
+    replacementFluid: z.string().trim().min(1).max(100).optional(),
+    replacementVolumeMl: limited(ANH_LIMITS.replacementVolumeMl, 'mL').optional(),
+    urineOutputMl: limited(ANH_LIMITS.urineOutputMl, 'mL').optional(),
+    bleedingMl: limited(ANH_LIMITS.bleedingMl, 'mL').optional(),
+    equilibrationMinutes: limited(ANH_LIMITS.equilibrationMinutes, 'min').optional(),
+  })
+  .superRefine((body, context) => {
+    for (const field of ['hbBefore', 'hbAfter'] as const) {
+      const gdl = hemoglobinToGdl(body[field], body.hbUnit);
+      if (gdl < hemoglobinGdl.min || gdl > hemoglobinGdl.max) {
+        context.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `expected ${hemoglobinGdl.min}–${hemoglobinGdl.max} g/dL in ${body.hbUnit}`,
+        });
+      }
+    }
+    if (body.hbAfter >= body.hbBefore) {
+      context.addIssue({
+        code: 'custom',
+        path: ['hbAfter'],
+        message: 'expected below hbBefore, because hemodilution lowers hemoglobin',
+      });
+    }
+    if ((body.withdrawnMl === undefined) === (body.bags === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['withdrawnMl'],
+        message: 'give either withdrawnMl or bags, not both or neither',
+      });
+    }
+  });
+
+export type LabelBody = z.infer<typeof LabelBody>;
+
+/** HTTP status of each error code that the label entry raises. */
+const STATUS_BY_CODE = {
+  case_unknown: 404,
+  anh_record_invalid: 422,
+  anh_method_unknown: 400,
+  label_entry_invalid: 400,
+} as const;
+
+/** Delivery of a stored estimate to the central server: queued in the outbox, or acknowledged. */
+export type CentralDelivery = 'queued' | 'sent';
+
+/**
+ * Creates the case routes, mounted under /api/cases: GET /:caseId returns the stored scan, its
+ * labels and the delivery of its estimate; POST /:caseId/labels stores an ANH label entry.
+ */
+export function createCasesApi(options: CasesApiOptions): Hono {
+  const { store, logger } = options;
+  const api = new Hono();
+  api.get('/:caseId', (c) => {
+    const caseId = c.req.param('caseId');
+    const record = getCase(store, caseId);
+    if (!record) throw unknownCase(caseId);
+    const labels = getLabels(store.db, caseId);
+    return c.json({
+      record,
+      labels,
+      delivery: { central: centralDelivery(store, record.estimateId) },
+    });
+  });
+  api.post('/:caseId/labels', async (c) => {
+    const caseId = c.req.param('caseId');
+    const { enteredBy, method, ...record } = await readJsonBody(c, LabelBody);
+    const result = enterLabel(
+      store,
+      { caseId, enteredBy, record, ...(method && { method }) },
+      options.labelOptions,
+    );
+    logger.info({ caseId, methods: result.labels.map((label) => label.method) }, 'label stored');
+    options.onLabelsStored?.();
+    return c.json(result, 201);
+  });
+  api.onError((error, c) => errorProblem(c, error, STATUS_BY_CODE, logger));
+  return api;
+}
+
+function unknownCase(caseId: string): ProblemError {
+  return new ProblemError(
+    404,
+    'case_unknown',
+    `No scan is stored under case id ${JSON.stringify(caseId)}. Check the id.`,
+  );
+}
+
+/** Returns whether the estimate message of `estimateId` is still queued in the outbox. */
+export function centralDelivery(store: Store, estimateId: string): CentralDelivery {
+  const row = store.db
+    .select({ count: sql<number>`count(*)` })
+    .from(outbox)
+    .where(
+      sql`json_extract(${outbox.payload}, '$.schema') = ${ESTIMATE_SCHEMA}
+        and json_extract(${outbox.payload}, '$.estimateId') = ${estimateId}`,
+    )
+    .get();
+  return (row?.count ?? 0) > 0 ? 'queued' : 'sent';
+}

@@ -1,0 +1,27 @@
+import { statfsSync } from 'node:fs';
+
+import { CaptureService } from '../capture/service.ts';
+import type { FrameSource } from '../core/frames.ts';
+import type { CaptureSummary } from './types.ts';
+
+/** State, frame rate, dropped frames and image area of a frame source for the status snapshot. */
+export function captureSummary(source: FrameSource): CaptureSummary {
+  const summary: CaptureSummary = {
+    state: source.state,
+    fps: source.fps,
+    imageArea: source.imageArea(),
+  };
+  // Only the capture service counts dropped frames; test sources drop none.
+  if (source instanceof CaptureService) summary.framesDropped = source.status().framesDropped;
+  return summary;
+}
+
+/** Free space for unprivileged writers on the file system of `path`, bytes; null on error. */
+export function diskFreeBytes(path: string): number | null {
+  try {
+    const stats = statfsSync(path);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
+}

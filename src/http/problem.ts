@@ -1,0 +1,140 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+
+import { BvEdgeError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+
+/** One invalid field of a request body or path. */
+export interface FieldError {
+  /** Path of the field in the body, dot-separated, e.g. "bags.0.volumeMl"; "body" for the whole. */
+  field: string;
+  /** zod issue code, e.g. "too_small", "invalid_type", "unrecognized_keys". */
+  code: string;
+  /** Description of the problem with the value and of the expected value. */
+  detail: string;
+}
+
+/** RFC 9457 problem details, with the bv-edge error code and field errors as extension members. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  /** Stable error code, as BvEdgeError.code; the page translates its message by this code. */
+  code: string;
+  errors?: FieldError[];
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/**
+ * Problem types are URNs, so they identify the error without pointing at a web page the cart
+ * could not reach anyway.
+ */
+export function problemType(code: string): string {
+  return `urn:bv-edge:problem:${code}`;
+}
+
+/** Short titles of the error codes the API returns; other codes get a generic title. */
+const TITLES: Record<string, string> = {
+  invalid_request: 'Invalid request',
+  invalid_case_request: 'Invalid case data',
+  invalid_transition: 'Not possible in the current step',
+  case_exists: 'Case id already used',
+  case_unknown: 'Case not found',
+  source_not_live: 'Capture is not live',
+  workflow_stopped: 'Workflow stopped',
+  anh_record_invalid: 'Invalid ANH record',
+  anh_method_unknown: 'Unknown ANH method',
+  label_entry_invalid: 'Invalid label entry',
+  unauthorized: 'Token required',
+  not_found: 'Not found',
+  internal_error: 'Internal error',
+};
+
+/** An error that the API returns as a problem response; `BvEdgeError` codes map to a status. */
+export class ProblemError extends Error {
+  readonly problem: Problem;
+
+  constructor(status: number, code: string, detail: string, errors?: FieldError[]) {
+    super(detail);
+    this.name = 'ProblemError';
+    this.problem = {
+      type: problemType(code),
+      title: TITLES[code] ?? 'Request failed',
+      status,
+      detail,
+      code,
+      ...(errors && { errors }),
+    };
+  }
+}
+
+export function problemResponse(c: Context, problem: Problem): Response {
+  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, {
+    'Content-Type': PROBLEM_CONTENT_TYPE,
+  });
+}
+
+/** Converts zod issues to field errors, one per issue, with the unknown key named for each. */
+export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  return issues.flatMap((issue): FieldError[] => {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: [...path, key].join('.'),
+        code: issue.code,
+        detail: `Unrecognized key "${key}": remove it.`,
+      }));
+    }
+    return [{ field: path.join('.') || 'body', code: issue.code, detail: issue.message }];
+  });
+}
+
+/**
+ * Reads and validates a JSON body. Throws a 400 ProblemError when the content type is not JSON,
+ * the body does not parse, or a field is invalid. That error lists every invalid field.
+ */
+export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  if (!(c.req.header('content-type') ?? '').startsWith('application/json')) {
+    throw new ProblemError(400, 'invalid_request', 'Send the request body as application/json.');
+  }
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new ProblemError(400, 'invalid_request', 'The request body is not valid JSON.');
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const errors = fieldErrors(parsed.error.issues);
+  const summary = errors.map((error) => `${error.field}: ${error.detail}`).join('; ');
+  throw new ProblemError(400, 'invalid_request', `Invalid request body: ${summary}.`, errors);
+}
+
+/**
+ * Builds the problem response of a failed request. `statusByCode` maps BvEdgeError codes to HTTP
+ * statuses, and an unmapped code is a 500 with the error's message. Any other error is a 500
+ * whose detail hides the internals.
+ */
+export function errorProblem(
+  c: Context,
+  error: unknown,
+  statusByCode: Readonly<Record<string, ContentfulStatusCode>>,
+  logger: Logger,
+): Response {
+  if (error instanceof ProblemError) {
+    logger.info({ path: c.req.path, problem: error.problem.code }, 'request rejected');
+    return problemResponse(c, error.problem);
+  }
+  if (error instanceof BvEdgeError) {
+    const status = statusByCode[error.code] ?? 500;
+    const level = status >= 500 ? 'error' : 'info';
+    logger[level]({ err: error, path: c.req.path }, 'request rejected');
+    return problemResponse(c, new ProblemError(status, error.code, error.message).problem);
+  }
+  logger.error({ err: error, path: c.req.path }, 'request failed unexpectedly');
+  const detail = 'The request failed unexpectedly; see the daemon log.';
+  return problemResponse(c, new ProblemError(500, 'internal_error', detail).problem);
+}

@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import type { Browser, Page } from 'playwright-core';
+
+import { CaptureService } from '../src/capture/index.ts';
+import { workflowSettings } from '../src/commands/run.ts';
+import { loadConfig, Secret } from '../src/config/index.ts';
+import type { CaptureState } from '../src/core/frames.ts';
+import { silentLogger } from '../src/core/log.ts';
+import { Daemon } from '../src/daemon.ts';
+import { createHttpApp, serveStatus, type StatusSnapshot } from '../src/http/index.ts';
+import { MESSAGES } from '../src/http/messages.ts';
+import { WorkflowEventBus } from '../src/workflow/events.ts';
+import { launchChromium, readableText, scrollsSideways, smallTargets } from './helpers/browser.ts';
+import { freePort } from './helpers/mosquitto.ts';
+
+const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+const ARTIFACTS = join(repoRoot, 'test-artifacts', 'page');
+const TOKEN = 'page-test-token';
+/** Long enough for the reference model's window of 32 frames at 10 Hz. */
+const RECORD_SECONDS = 3.5;
+const VIEWS = ['ijv', 'scv', 'ivc', 'ca'] as const;
+
+/**
+ * English catalogue values that must not show when the page is in Chinese: those that differ
+ * from their Chinese text and are plain words, not a pattern with {placeholders} or a symbol.
+ */
+const ENGLISH_ONLY = Object.entries(MESSAGES.en)
+  .filter(([key, text]) => MESSAGES['zh-CN'][key as keyof typeof MESSAGES.en] !== text)
+  .map(([, text]) => text)
+  .filter((text) => !text.includes('{') && /[A-Za-z]{2}/.test(text));
+
+function untranslated(text: string): string[] {
+  const escape = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const found = ENGLISH_ONLY.filter((english) =>
+    new RegExp(`(^|[^A-Za-z])${escape(english)}($|[^A-Za-z])`).test(text),
+  );
+  if (text.includes('⟦')) found.push('a missing catalogue key');
+  return found;
+}
+
+async function assertChinese(page: Page, screen: string): Promise<void> {
+  const text = await readableText(page);
+  assert.deepEqual(untranslated(text), [], `${screen} shows English text`);
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function checkLayout(page: Page, screen: string): Promise<void> {
+  assert.equal(await scrollsSideways(page), false, `${screen} scrolls sideways`);
+  assert.deepEqual(await smallTargets(page, 48), [], `${screen} has targets below 48 px`);
+}
+
+describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () => {
+  let dataDir: string;
+  let capture: CaptureService;
+  let daemon: Daemon;
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'bv-edge-page-'));
+    const config = loadConfig({
+      dataDir,
+      providers: ['cpu'],
+      mqtt: { url: 'mqtt://127.0.0.1:9' },
+      http: { language: 'en' },
+      workflow: { recordSeconds: RECORD_SECONDS },
+      capture: { source: { kind: 'phantom', view: 'ivc' } },
+    });
+    const logger = silentLogger();
+    capture = new CaptureService({ capture: config.capture, dataDir, logger });
+    await capture.start();
+    daemon = new Daemon({
+      config,
+      workflow: workflowSettings(config),
+      http: { host: '127.0.0.1', port: 0, token: new Secret(TOKEN) },
+      frameSource: capture,
+      stopFrameSource: () => capture.stop(),
+      logger,
+    });
+    await daemon.start();
+    url = daemon.url!;
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1024, height: 600 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    await capture?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    assert.deepEqual(pageErrors, [], 'script errors on the page');
+  });
+
+  /** Runs one case from the new-case form to the stored label, checking `onScreen` on each. */
+  async function runCase(
+    caseId: string,
+    language: 'en' | 'zh-CN',
+    onScreen: (screen: string) => Promise<void>,
+  ): Promise<void> {
+    await page.getByTestId('case-id').waitFor();
+    await onScreen('new case');
+    await screenshot(page, `${language}-1-new-case`);
+    // The scanner types the id and Enter; with the height empty, Enter moves to the height.
+    await page.getByTestId('case-id').fill(caseId);
+    await page.getByTestId('case-id').press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'heightCm');
+    await page.locator('#heightCm').fill('172');
+    await page.locator('#weightKg').fill('68,5');
+    await page.locator('#ageYears').fill('47');
+    await page.getByTestId('sex-female').check();
+    await page.locator('#mrn').fill('MRN-000123');
+    await page.getByTestId('open-case').click();
+    await page.getByTestId('tile-ijv').waitFor();
+    // The HL7 link is off in this config, so the MRN push is not configured.
+    await page.waitForFunction(
+      (text) => document.querySelector('[data-testid="mrn-notice"]')?.textContent === text,
+      MESSAGES[language]['hl7.mrn.not-configured'],
+    );
+    assert.ok(!(await readableText(page)).includes('MRN-000123'), 'MRN shown on the page');
+    await onScreen('view tiles');
+    await screenshot(page, `${language}-2-tiles`);
+
+    for (const [index, view] of VIEWS.entries()) {
+      const tile = page.getByTestId(`tile-${view}`);
+      await page.getByTestId(`record-${view}`).click();
+      await page.waitForSelector(`[data-testid="tile-${view}"][data-state="recording"]`);
+      await page.waitForFunction(
+        (name) => {
+          const image = document.querySelector<HTMLImageElement>(`#preview-${name}`);
+          return image !== null && !image.hidden && image.naturalWidth > 0;
+        },
+        view,
+        { timeout: 10_000 },
+      );
+      if (index === 0) {
+        await page.waitForFunction(
+          (name) =>
+            (document.querySelector<HTMLProgressElement>(`#tile-${name} progress`)?.value ?? 0) > 0,
+          view,
+        );
+        await onScreen('recording');
+        await screenshot(page, `${language}-3-recording`);
+      }
+      // A recording that fails the quality check (e.g. the vessel lost under load) is retaken once.
+      for (let attempt = 1; ; attempt++) {
+        const checked = `[data-testid="tile-${view}"]:is([data-state="review"], [data-state="failed"])`;
+        await page.waitForSelector(checked, { timeout: 60_000 });
+        if ((await tile.getAttribute('data-state')) === 'review' || attempt === 2) break;
+        await page.getByTestId(`retake-${view}`).click();
+        await page.getByTestId(`record-${view}`).click();
+      }
+      assert.equal(await tile.getAttribute('data-state'), 'review', `${view} failed twice`);
+      const messages = await page.getByTestId(`messages-${view}`).innerText();
+      assert.ok(messages.length > 0, `${view}: no quality message in review`);
+      if (index === 0) {
+        await onScreen('review');
+        await screenshot(page, `${language}-4-review`);
+      }
+      await page.getByTestId(`accept-${view}`).click();
+      await page.waitForSelector(`[data-testid="tile-${view}"][data-state="accepted"]`);
+      assert.equal(await tile.getAttribute('data-state'), 'accepted');
+    }
+
+    await page.getByTestId('result').waitFor();
+    const bv = await page.getByTestId('bv-ml').innerText();
+    assert.match(bv, /\d/, `blood volume ${bv}`);
+    await onScreen('estimate');
+    await screenshot(page, `${language}-5-estimate`);
+    await page.getByTestId('close-case').click();
+    await page.getByTestId('save-label').waitFor();
+    await onScreen('closed case');
+    await screenshot(page, `${language}-6-closed`);
+
+    // A label without hemoglobin values is rejected and the fields are named.
+    await page.getByTestId('save-label').click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="error-hbBefore"]')?.textContent ?? '') !== '',
+    );
+    assert.notEqual(await page.getByTestId('error-hbAfter').innerText(), '');
+    await onScreen('label errors');
+    await page.locator('#enteredBy').fill('coordinator-1');
+    await page.getByTestId('label-hbBefore').fill('13.2');
+    await page.getByTestId('label-hbAfter').fill('10.1');
+    await page.getByTestId('label-withdrawnMl').fill('1100');
+    await page.getByTestId('label-equilibrationMinutes').fill('20');
+    await page.getByTestId('save-label').click();
+    await page.getByTestId('label-single-step').waitFor();
+    await page.getByTestId('label-continuous-exchange').waitFor();
+    assert.equal(await page.getByTestId('error-hbBefore').innerText(), '');
+    await onScreen('stored label');
+    await screenshot(page, `${language}-7-label`);
+
+    await page.getByTestId('device-toggle').click();
+    await page.waitForFunction(() => {
+      const image = document.querySelector<HTMLImageElement>('#setup-preview');
+      return image !== null && image.naturalWidth > 0;
+    });
+    const captureState = await page.getByTestId('device-capture').innerText();
+    assert.ok(captureState.length > 0, 'device panel lacks the capture state');
+    await onScreen('device panel');
+    await screenshot(page, `${language}-8-device`);
+    await page.getByTestId('device-toggle').click();
+    await page.getByTestId('new-case').click();
+  }
+
+  test('whole case in English', async () => {
+    await page.goto(`${url}?token=${TOKEN}`);
+    assert.equal(new URL(page.url()).search, '', 'token left in the address');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+    await runCase('page-en-1', 'en', (screen) => checkLayout(page, screen));
+    const status = (await (
+      await fetch(new URL('api/status', url), { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { latestEstimate: { caseId: string } };
+    assert.equal(status.latestEstimate.caseId, 'page-en-1');
+  });
+
+  test('whole case in Chinese', async () => {
+    await page.getByTestId('case-id').waitFor();
+    await page.getByTestId('language-toggle').click();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+    await runCase('page-zh-1', 'zh-CN', async (screen) => {
+      await assertChinese(page, screen);
+      await checkLayout(page, screen);
+    });
+    await page.getByTestId('language-toggle').click();
+  });
+
+  test('1280x800 layout fits', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByTestId('case-id').waitFor();
+    await checkLayout(page, 'new case at 1280x800');
+    await page.getByTestId('device-toggle').click();
+    await checkLayout(page, 'device panel at 1280x800');
+    await screenshot(page, 'wide-device');
+    await page.getByTestId('device-toggle').click();
+  });
+
+  test('sign-in page without token', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 600 } });
+    try {
+      const fresh = await context.newPage();
+      await fresh.goto(url);
+      await fresh.locator('input[name="token"]').fill('wrong');
+      await fresh.locator('button[type="submit"]').click();
+      assert.ok((await readableText(fresh)).includes(MESSAGES.en['login.invalid']), 'no error');
+      await fresh.locator('input[name="token"]').fill(TOKEN);
+      await fresh.locator('button[type="submit"]').click();
+      await fresh.getByTestId('case-id').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('page event stream', { timeout: 60_000 }, () => {
+  let browser: Browser;
+
+  before(async () => {
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('resumes after server restart', async () => {
+    let captureState: CaptureState = 'live';
+    const snapshot = (): StatusSnapshot => ({
+      latestScan: null,
+      outbox: { depth: 0, oldestAgeS: null },
+      mqttConnected: false,
+      startedAt: '2025-03-14T08:00:00.000Z',
+      capture: { state: captureState, fps: 30 },
+    });
+    const start = async (port: number) => {
+      const http = createHttpApp({
+        language: 'en',
+        hbUnit: 'g/dL',
+        logger: silentLogger(),
+        readStatus: snapshot,
+        readiness: () => ({ storeOpen: true, modelsLoaded: true, captureState }),
+        events: new WorkflowEventBus(silentLogger()),
+      });
+      const server = await serveStatus(http.app, { host: '127.0.0.1', port });
+      return { server, close: http.close };
+    };
+    const port = await freePort();
+    let running = await start(port);
+    const page = await browser.newPage({ viewport: { width: 1024, height: 600 } });
+    try {
+      await page.goto(running.server.url);
+      const connection = page.getByTestId('connection');
+      const chip = page.getByTestId('capture-chip');
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="connection"]')?.textContent === text,
+        MESSAGES.en['connection.live'],
+      );
+      running.close();
+      await running.server.close();
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="connection"]')?.textContent === text,
+        MESSAGES.en['connection.reconnecting'],
+      );
+      captureState = 'frozen';
+      running = await start(port);
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="connection"]')?.textContent === text,
+        MESSAGES.en['connection.live'],
+        { timeout: 20_000 },
+      );
+      assert.equal(await connection.innerText(), MESSAGES.en['connection.live']);
+      const frozen = MESSAGES.en['capture.chip'].replace(
+        '{state}',
+        MESSAGES.en['capture.state.frozen'],
+      );
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="capture-chip"]')?.textContent === text,
+        frozen,
+      );
+      assert.equal(await chip.innerText(), frozen);
+    } finally {
+      await page.close();
+      running.close();
+      await running.server.close();
+    }
+  });
+});
