@@ -45,6 +45,7 @@ const TITLES: Record<string, string> = {
   case_unknown: 'Case not found',
   source_not_live: 'Capture is not live',
   workflow_stopped: 'Workflow stopped',
+  insufficient_storage: 'Disk full',
   anh_record_invalid: 'Invalid ANH record',
   anh_method_unknown: 'Unknown ANH method',
   label_entry_invalid: 'Invalid label entry',
@@ -109,7 +110,10 @@ export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const errors = fieldErrors(parsed.error.issues);
-  const summary = errors.map((error) => `${error.field}: ${error.detail}`).join('; ');
+  // Some details end in a full stop; drop it so the summary ends in exactly one.
+  const summary = errors
+    .map((error) => `${error.field}: ${error.detail.replace(/\.$/, '')}`)
+    .join('; ');
   throw new ProblemError(400, 'invalid_request', `Invalid request body: ${summary}.`, errors);
 }
 
@@ -134,7 +138,23 @@ export function errorProblem(
     logger[level]({ err: error, path: c.req.path }, 'request rejected');
     return problemResponse(c, new ProblemError(status, error.code, error.message).problem);
   }
+  if (isDiskFull(error)) {
+    logger.error({ err: error, path: c.req.path }, 'request failed: the disk is full');
+    const detail =
+      'The database could not be written because the disk of the data folder is full. Ask the ' +
+      'biomedical engineer to free space on the cart, then try again.';
+    return problemResponse(c, new ProblemError(507, 'insufficient_storage', detail).problem);
+  }
   logger.error({ err: error, path: c.req.path }, 'request failed unexpectedly');
   const detail = 'The request failed unexpectedly; see the daemon log.';
   return problemResponse(c, new ProblemError(500, 'internal_error', detail).problem);
+}
+
+/**
+ * Whether `error` is a failed write to a full disk: SQLite's SQLITE_FULL (better-sqlite3 sets the
+ * result code as `code`) or a file write's ENOSPC.
+ */
+function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC';
 }
