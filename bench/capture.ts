@@ -18,7 +18,7 @@
  */
 import { spawn, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -31,6 +31,7 @@ import { encodeFrameHeader, FrameReader } from '../src/capture/wire.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { ensurePhantomClips } from '../src/phantom/index.ts';
+import { isMainModule } from './main-module.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const ultrasoundDir =
@@ -39,6 +40,8 @@ const TRANSPORT_WIDTH = 640;
 const TRANSPORT_HEIGHT = 480;
 const SELF = fileURLToPath(import.meta.url);
 const TSX_LOADER = import.meta.resolve('tsx');
+/** Limit for the loops of one capture measurement, ms; a stalled pipeline fails the figure. */
+const LOOPS_TIMEOUT_MS = 600_000;
 
 // --- 1. Transport -----------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ async function measureTransport(mode: 'ipc' | 'pipe', frames: number) {
 
 // --- 2 and 3. Capture service against gst-launch-1.0 ------------------------------------------
 
-interface LoopSample {
+export interface LoopSample {
   loop: number;
   frames: number;
   seconds: number;
@@ -136,7 +139,13 @@ class LoopRecorder {
 async function sampleLoops(service: CaptureService, recorder: LoopRecorder, loops: number) {
   const samples: LoopSample[] = [];
   let workerCpuStartMicros = 0;
+  const deadline = performance.now() + LOOPS_TIMEOUT_MS;
   while (samples.length < loops) {
+    if (performance.now() > deadline) {
+      throw new Error(
+        `capture timed out after ${LOOPS_TIMEOUT_MS / 1000} s before ${loops} loop(s)`,
+      );
+    }
     await new Promise((done) => setTimeout(done, 50));
     const status = service.status();
     if (status.state === 'error') throw new Error(`capture failed: ${status.reason}`);
@@ -156,23 +165,32 @@ async function sampleLoops(service: CaptureService, recorder: LoopRecorder, loop
   return { samples, workerCpuStartMicros };
 }
 
-async function measureCapture(path: string, loops: number, realTime: boolean) {
+export async function measureCapture(path: string, loops: number, realTime: boolean) {
   const source = { kind: 'file' as const, path, loop: true, realTime };
   // Two seconds of ring buffer, so that memory at full decoding speed is not mostly frames.
   const config = loadConfig({ capture: { source, ringSeconds: 2 } }, { env: {} });
+  const dataDir = mkdtempSync(join(tmpdir(), 'bv-edge-bench-'));
   const service = new CaptureService({
     capture: config.capture,
-    dataDir: mkdtempSync(join(tmpdir(), 'bv-edge-bench-')),
+    dataDir,
     logger: silentLogger(),
   });
   const recorder = new LoopRecorder(service);
-  await service.start();
-  const { samples, workerCpuStartMicros } = await sampleLoops(service, recorder, loops);
-
-  const status = service.status();
-  const daemonCpu = process.cpuUsage(recorder.cpuStart);
-  const workerCpuMicros = status.worker!.cpuMicros - workerCpuStartMicros;
-  await service.stop();
+  let status: ReturnType<CaptureService['status']>;
+  let samples: LoopSample[];
+  let daemonCpu: NodeJS.CpuUsage;
+  let workerCpuMicros: number;
+  try {
+    await service.start();
+    const sampled = await sampleLoops(service, recorder, loops);
+    samples = sampled.samples;
+    status = service.status();
+    daemonCpu = process.cpuUsage(recorder.cpuStart);
+    workerCpuMicros = status.worker!.cpuMicros - sampled.workerCpuStartMicros;
+  } finally {
+    await service.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
   const plan = buildWorkerPlan(source, {
     queueFrames: config.capture.queueFrames,
     heartbeatMs: 500,
@@ -187,9 +205,14 @@ async function measureCapture(path: string, loops: number, realTime: boolean) {
   };
 }
 
-/** Runs gst-launch-1.0 once through bash, whose `times` builtin reports the child's CPU time. */
-async function measureGstLaunch(launch: string) {
-  const script = `gst-launch-1.0 -q ${launch} >/dev/null && times`;
+/**
+ * Runs gst-launch-1.0 once through bash, whose `times` builtin reports the child's CPU time.
+ * Returns the whole wall time and gst-launch's own "Execution ended after" time, which runs from
+ * PLAYING to end of stream and so leaves out process start-up and preroll, as the capture
+ * service's figure (first frame to end of loop) does.
+ */
+export async function measureGstLaunch(launch: string) {
+  const script = `gst-launch-1.0 ${launch} && times`;
   const started = performance.now();
   const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
@@ -197,13 +220,65 @@ async function measureGstLaunch(launch: string) {
   const [code] = (await once(child, 'exit')) as [number];
   const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`gst-launch-1.0 exited with code ${code}`);
-  // The second line of `times` is the children's user and system time, e.g. "0m0.626s 0m0.195s".
-  const childLine = output.trim().split('\n')[1] ?? '';
+  // e.g. "Execution ended after 0:00:01.023456789" (hours:minutes:seconds).
+  const ended = /Execution ended after (\d+):(\d+):([\d.]+)/.exec(output);
+  if (!ended) throw new Error('gst-launch-1.0 printed no "Execution ended after" line');
+  const playingSeconds = Number(ended[1]) * 3600 + Number(ended[2]) * 60 + Number(ended[3]);
+  // The last line of `times` is the children's user and system time, e.g. "0m0.626s 0m0.195s".
+  const childLine = output.trim().split('\n').at(-1) ?? '';
   const cpuSeconds = [...childLine.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
     (sum, match) => sum + Number(match[1]) * 60 + Number(match[2]),
     0,
   );
-  return { seconds, cpuSeconds };
+  return { seconds, playingSeconds, cpuSeconds };
+}
+
+export interface CaptureComparison {
+  /** gst-launch description of the pipeline both ran. */
+  launch: string;
+  /** Frames the capture service counted in its first loop. */
+  framesPerLoop: number;
+  /** Capture service frame rate over the first loop, frames per second. */
+  captureFps: number;
+  /** gst-launch-1.0 into fakesink from PLAYING to end of stream, frames per second. */
+  gstFps: number;
+  /** CPU time of the capture process and this process per frame over all loops, ms. */
+  captureCpuMsPerFrame: number;
+  gstCpuMsPerFrame: number;
+  dropped: number;
+  samples: LoopSample[];
+}
+
+/**
+ * Decodes `path` through the capture service for `loops` loops, then runs gst-launch-1.0 on the
+ * same pipeline into fakesink once. `clipFrames` is the clip's frame count when the caller
+ * knows it.
+ */
+export async function compareCaptureWithGstLaunch(
+  path: string,
+  loops: number,
+  realTime = false,
+  clipFrames?: number,
+): Promise<CaptureComparison> {
+  const capture = await measureCapture(path, loops, realTime);
+  const firstLoop = capture.samples[0]!;
+  const gst = await measureGstLaunch(capture.launch);
+  // The first loop ends at the first frame that arrives after the loop event, so the frames
+  // still in the queue and pipe at the end of the clip count towards loop 2. That count suits
+  // the capture rate, which is timed to the same frame, but gst-launch-1.0 decodes every frame.
+  // NOTE: without `clipFrames` the gst-launch rate is low by those few frames, which matters
+  // only for clips of a few dozen frames.
+  const gstFrames = clipFrames ?? firstLoop.frames;
+  return {
+    launch: capture.launch,
+    framesPerLoop: firstLoop.frames,
+    captureFps: firstLoop.frames / firstLoop.seconds,
+    gstFps: gstFrames / gst.playingSeconds,
+    captureCpuMsPerFrame: capture.cpuMsPerFrame,
+    gstCpuMsPerFrame: (gst.cpuSeconds * 1000) / gstFrames,
+    dropped: capture.dropped,
+    samples: capture.samples,
+  };
 }
 
 async function defaultClip(): Promise<string> {
@@ -252,22 +327,18 @@ async function main(): Promise<void> {
   const realTime = values['real-time'] === true;
   const pace = realTime ? 'at the clip frame rate' : 'at full decoding speed';
   console.log(`\n2. Capture of ${clip}, ${loops} loop(s) ${pace}`);
-  const capture = await measureCapture(clip, loops, realTime);
-  const firstLoop = capture.samples[0]!;
-  const captureFps = firstLoop.frames / firstLoop.seconds;
-  const framesPerLoop = firstLoop.frames;
-  const gst = await measureGstLaunch(capture.launch);
-  const gstFps = framesPerLoop / gst.seconds;
+  const capture = await compareCaptureWithGstLaunch(clip, loops, realTime);
   console.log(`   gst-launch-1.0 ${capture.launch}`);
   console.log(
-    `   gst-launch-1.0 into fakesink  ${format(gstFps, 0).padStart(6)} frames/s  ${format((gst.cpuSeconds * 1000) / framesPerLoop, 3)} ms CPU/frame`,
+    `   gst-launch-1.0 into fakesink  ${format(capture.gstFps, 0).padStart(6)} frames/s  ${format(capture.gstCpuMsPerFrame, 3)} ms CPU/frame`,
   );
   console.log(
-    `   capture service (loop 1)      ${format(captureFps, 0).padStart(6)} frames/s  ${format(capture.cpuMsPerFrame, 3)} ms CPU/frame (capture process and daemon, all loops)`,
+    `   capture service (loop 1)      ${format(capture.captureFps, 0).padStart(6)} frames/s  ${format(capture.captureCpuMsPerFrame, 3)} ms CPU/frame (capture process and daemon, all loops)`,
   );
   console.log(
-    `   capture / gst-launch frame rate: ${format(captureFps / gstFps, 2)}; frames dropped: ${capture.dropped}`,
+    `   capture / gst-launch frame rate: ${format(capture.captureFps / capture.gstFps, 2)}; frames dropped: ${capture.dropped}`,
   );
+  const firstLoop = capture.samples[0]!;
 
   console.log(`\n3. Resident memory at the end of each loop, MiB`);
   console.log('   loop  frames   capture process  daemon');
@@ -283,4 +354,4 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+if (isMainModule(import.meta.url)) await main();

@@ -34,6 +34,8 @@ import type { Covariates, ScanRecord, ViewResult } from '../src/scan/types.ts';
 import { analyseClip } from '../src/scan/view-scan.ts';
 import { openDatabase, saveScan, type Store } from '../src/store/index.ts';
 import { buildSmallBundle } from '../tests/fixtures/small-bundle.ts';
+import { isMainModule } from './main-module.ts';
+import { formatMs, summarise as summary, timed, type Summary } from './stats.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -50,7 +52,7 @@ const COVARIATES: Covariates = { heightCm: 172, weightKg: 70, sex: 'male', ageYe
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
-interface ModelCase {
+export interface ModelCase {
   key: ModelKey;
   file: string;
   /** One run through the engine, as the daemon calls it. */
@@ -58,23 +60,8 @@ interface ModelCase {
   feeds: Feeds;
 }
 
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
-}
-
-function summary(samples: number[]): { p50: number; p95: number; max: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted.at(-1)! };
-}
-
 function ms(value: number): string {
-  return value.toFixed(value < 10 ? 3 : 1).padStart(8);
-}
-
-async function timed(call: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await call();
-  return performance.now() - started;
+  return formatMs(value).padStart(8);
 }
 
 function vectorFeatures(vector: TestVector): Partial<Record<ViewName, Float32Array>> {
@@ -105,7 +92,11 @@ function fusionFeeds(bundle: ModelBundle, vector: TestVector): Feeds {
   };
 }
 
-function modelCases(bundle: ModelBundle, engine: InferenceEngine, vector: TestVector): ModelCase[] {
+export function modelCases(
+  bundle: ModelBundle,
+  engine: InferenceEngine,
+  vector: TestVector,
+): ModelCase[] {
   const { manifest } = bundle;
   const cases: ModelCase[] = VIEW_NAMES.map((view) => {
     const spec = manifest.views[view];
@@ -129,7 +120,9 @@ function modelCases(bundle: ModelBundle, engine: InferenceEngine, vector: TestVe
 }
 
 /** Sessions on this thread with the same options the worker uses. */
-async function bareSessions(bundle: ModelBundle): Promise<Map<ModelKey, ort.InferenceSession>> {
+export async function bareSessions(
+  bundle: ModelBundle,
+): Promise<Map<ModelKey, ort.InferenceSession>> {
   const settings = {
     tensorrt: { deviceId: 0, fp16: false, engineCachePath: null },
     cudaDeviceId: 0,
@@ -141,15 +134,21 @@ async function bareSessions(bundle: ModelBundle): Promise<Map<ModelKey, ort.Infe
   return sessions;
 }
 
-async function latency(
+export interface LatencyRow {
+  file: string;
+  /** Through the engine: worker thread with its input and output checks, ms. */
+  engine: Summary;
+  /** Bare session.run on this thread, ms. */
+  bare: Summary;
+}
+
+/** Times `runs` runs of each model through the engine and through a bare session. */
+export async function measureLatency(
   cases: readonly ModelCase[],
   sessions: Map<ModelKey, ort.InferenceSession>,
   runs: number,
-): Promise<void> {
-  console.log(
-    '\nPer-model latency, ms (engine = worker thread with checks; bare = session.run here)',
-  );
-  console.log('model              engine p50  p95      bare p50  p95      ratio p50  p95');
+): Promise<LatencyRow[]> {
+  const rows: LatencyRow[] = [];
   for (const model of cases) {
     const session = sessions.get(model.key)!;
     const bare = (): Promise<unknown> => session.run(toFeeds(model.feeds));
@@ -163,21 +162,48 @@ async function latency(
       for (let i = 0; i < BLOCK; i++) engineMs.push(await timed(model.viaEngine));
       for (let i = 0; i < BLOCK; i++) bareMs.push(await timed(bare));
     }
-    const viaEngine = summary(engineMs);
-    const direct = summary(bareMs);
+    rows.push({ file: model.file, engine: summary(engineMs), bare: summary(bareMs) });
+  }
+  return rows;
+}
+
+async function printLatency(
+  cases: readonly ModelCase[],
+  sessions: Map<ModelKey, ort.InferenceSession>,
+  runs: number,
+): Promise<void> {
+  console.log(
+    '\nPer-model latency, ms (engine = worker thread with checks; bare = session.run here)',
+  );
+  console.log('model              engine p50  p95      bare p50  p95      ratio p50  p95');
+  for (const row of await measureLatency(cases, sessions, runs)) {
     console.log(
-      `${model.file.padEnd(18)} ${ms(viaEngine.p50)} ${ms(viaEngine.p95)}  ${ms(direct.p50)} ` +
-        `${ms(direct.p95)}  ${(viaEngine.p50 / direct.p50).toFixed(2).padStart(8)} ` +
-        `${(viaEngine.p95 / direct.p95).toFixed(2).padStart(5)}`,
+      `${row.file.padEnd(18)} ${ms(row.engine.p50)} ${ms(row.engine.p95)}  ${ms(row.bare.p50)} ` +
+        `${ms(row.bare.p95)}  ${(row.engine.p50 / row.bare.p50).toFixed(2).padStart(8)} ` +
+        `${(row.engine.p95 / row.bare.p95).toFixed(2).padStart(5)}`,
     );
   }
 }
 
-/** Event-loop delay of this thread while `call` runs back to back for DELAY_WINDOW_MS. */
-async function loopDelay(call: (() => Promise<unknown>) | null): Promise<string> {
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Calls completed in the window; 0 for the idle measurement. */
+  runs: number;
+}
+
+/**
+ * Measures the event-loop delay of this thread while `call` runs back to back for
+ * DELAY_WINDOW_MS, or while the thread idles when `call` is null.
+ */
+export async function measureLoopDelay(
+  call: (() => Promise<unknown>) | null,
+  windowMs = DELAY_WINDOW_MS,
+): Promise<LoopDelay> {
   const histogram = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS });
   histogram.enable();
-  const end = performance.now() + DELAY_WINDOW_MS;
+  const end = performance.now() + windowMs;
   let runs = 0;
   while (performance.now() < end) {
     if (call) {
@@ -190,9 +216,18 @@ async function loopDelay(call: (() => Promise<unknown>) | null): Promise<string>
   histogram.disable();
   // The histogram records each sampling interval in nanoseconds, so an idle loop reads about
   // DELAY_RESOLUTION_MS and anything above it is delay.
-  const toMs = (ns: number): string => ms(ns / 1e6);
-  const figures = `${toMs(histogram.percentile(50))} ${toMs(histogram.percentile(99))} ${toMs(histogram.max)}`;
-  return call ? `${figures}   (${runs} runs)` : `${figures}   (no inference)`;
+  return {
+    p50Ms: histogram.percentile(50) / 1e6,
+    p99Ms: histogram.percentile(99) / 1e6,
+    maxMs: histogram.max / 1e6,
+    runs,
+  };
+}
+
+async function loopDelay(call: (() => Promise<unknown>) | null): Promise<string> {
+  const delay = await measureLoopDelay(call);
+  const figures = `${ms(delay.p50Ms)} ${ms(delay.p99Ms)} ${ms(delay.maxMs)}`;
+  return call ? `${figures}   (${delay.runs} runs)` : `${figures}   (no inference)`;
 }
 
 async function eventLoop(
@@ -301,24 +336,52 @@ async function lastFrameToStored(engine: InferenceEngine, store: Store): Promise
   }
 }
 
-async function benchBundle(dir: string, runs: number, store: Store | null): Promise<void> {
+/** The reference bundle loaded twice: through the engine's worker and as bare sessions here. */
+export interface ModelBench {
+  label: string;
+  engine: InferenceEngine;
+  sessions: Map<ModelKey, ort.InferenceSession>;
+  cases: ModelCase[];
+  close(): Promise<void>;
+}
+
+/** Loads the bundle in `dir` for the engine and for bare sessions, with its test vector. */
+export async function openModelBench(dir: string): Promise<ModelBench> {
   const bundle = await loadBundle(dir);
   const engine = await InferenceEngine.create(bundle, {
     providers: ['cpu'],
     logger: silentLogger(),
   });
   const sessions = await bareSessions(bundle);
-  try {
-    const vector = await loadTestVector(bundle);
-    const cases = modelCases(bundle, engine, vector);
-    console.log(`\n== ${bundle.manifest.name} ${bundle.manifest.version} (${dir})`);
-    await latency(cases, sessions, runs);
-    const slowest = cases.find((model) => model.key === 'ivc')!;
-    await eventLoop('running', slowest, sessions.get('ivc')!);
-    if (store) await lastFrameToStored(engine, store);
-  } finally {
+  const close = async (): Promise<void> => {
     await engine.close();
     await Promise.all([...sessions.values()].map((session) => session.release()));
+  };
+  try {
+    const vector = await loadTestVector(bundle);
+    return {
+      label: `${bundle.manifest.name} ${bundle.manifest.version}`,
+      engine,
+      sessions,
+      cases: modelCases(bundle, engine, vector),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function benchBundle(dir: string, runs: number, store: Store | null): Promise<void> {
+  const bench = await openModelBench(dir);
+  try {
+    console.log(`\n== ${bench.label} (${dir})`);
+    await printLatency(bench.cases, bench.sessions, runs);
+    const slowest = bench.cases.find((model) => model.key === 'ivc')!;
+    await eventLoop('running', slowest, bench.sessions.get('ivc')!);
+    if (store) await lastFrameToStored(bench.engine, store);
+  } finally {
+    await bench.close();
   }
 }
 
@@ -351,7 +414,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (isMainModule(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

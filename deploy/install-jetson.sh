@@ -259,15 +259,25 @@ install_onnxruntime() {
 }
 
 install_config() {
-  make_folder "$CONFIG_DIR" 0750 "root:$SERVICE_USER"
-  if [[ -f $CONFIG_DIR/config.yaml ]]; then
-    log "$CONFIG_DIR/config.yaml exists and is kept as it is"
+  # Fleet config-set writes a temporary file beside config.yaml and renames it over the old one,
+  # so the service group may write the folder and the file. Secret files go in secrets/, which
+  # the group may only read.
+  make_folder "$CONFIG_DIR" 0770 "root:$SERVICE_USER"
+  make_folder "$CONFIG_DIR/secrets" 0750 "root:$SERVICE_USER"
+  local config=$CONFIG_DIR/config.yaml
+  if [[ -f $config ]]; then
+    log "$config exists and its settings are kept as they are"
   else
     # The example's commented dataDir and modelDir lines already name the cart's folders.
     sed -e 's|^# dataDir: |dataDir: |' -e 's|^# modelDir: |modelDir: |' \
       "$source_dir/deploy/bv-edge.example.yaml" |
-      write_file "$CONFIG_DIR/config.yaml" 0640
-    change chown "root:$SERVICE_USER" "$CONFIG_DIR/config.yaml"
+      write_file "$config" 0660
+  fi
+  if [[ -f $config ]] && [[ "$(stat -c '%a %G' "$config")" == "660 $SERVICE_USER" ]]; then
+    log "$config is writable by group $SERVICE_USER"
+  else
+    change chgrp "$SERVICE_USER" "$config"
+    change chmod 0660 "$config"
   fi
 }
 

@@ -8,7 +8,7 @@ import { CaptureService } from './capture/index.ts';
 import { readSecrets, type Config, type Secret } from './config/index.ts';
 import { BvEdgeError } from './core/errors.ts';
 import type { FrameSource } from './core/frames.ts';
-import type { Logger } from './core/log.ts';
+import { subsystemLogger, type Logger } from './core/log.ts';
 import {
   FleetAgent,
   fleetWill,
@@ -35,6 +35,7 @@ import {
   StorageEvents,
   type QuarantineReport,
 } from './ops/index.ts';
+import { assertCanListen, listenError } from './ops/listen-check.ts';
 import { configuredTopicBase, estimatesTopic } from './mqtt/topics.ts';
 import { ModelManager, registerModelCommands } from './ota/index.ts';
 import type { ScanRecord } from './scan/types.ts';
@@ -114,7 +115,7 @@ export class Daemon {
 
   constructor(options: DaemonOptions) {
     this.options = options;
-    this.logger = options.logger.child({ subsystem: 'daemon' });
+    this.logger = child(options.logger, 'daemon');
     this.storageEvents = new StorageEvents(child(options.logger, 'storage'));
   }
 
@@ -156,6 +157,9 @@ export class Daemon {
     if (this.services) throw new Error('Daemon.start() was called twice');
     this.startedAt = new Date().toISOString();
     const { config, logger } = this.options;
+    // A port in use is reported before the broker connection, which would take over the MQTT
+    // client id of the daemon that has the port.
+    if (this.options.http) await assertCanListen(this.options.http.host, this.options.http.port);
     mkdirSync(config.dataDir, { recursive: true });
     const { store, quarantine } = openCheckedDatabase(
       join(config.dataDir, 'bv-edge.sqlite'),
@@ -363,7 +367,7 @@ export class Daemon {
       diskFreeBytes: diskFreeBytes(config.dataDir),
     });
     this.statusReader = readStatus;
-    const apiLogger = child(this.logger, 'api');
+    const apiLogger = child(this.options.logger, 'api');
     const routes: Record<string, Hono> = {
       '/api/workflow': createWorkflowApi(workflow, apiLogger),
     };
@@ -385,6 +389,8 @@ export class Daemon {
         storeOpen: services.store.sqlite.open,
         modelsLoaded: services.engine !== undefined,
         captureState: frameSource.state,
+        captureReason: frameSource instanceof CaptureService ? frameSource.reason : null,
+        recordingBlocked: services.storage?.diskGuard.recordingBlocked() ?? null,
       }),
       events: workflow.events,
       frames: frameSource,
@@ -397,12 +403,19 @@ export class Daemon {
           weightBasedMlPerKg: site.weightBasedMlPerKg,
         },
         onLabelsStored: () => services.publisher?.wake(),
+        ...(services.hl7 && { hl7Delivery: (record) => services.hl7!.caseDelivery(record) }),
         logger: apiLogger,
       },
       metrics: this.metrics,
       routes,
     });
-    const server = await serveStatus(app, { host: http.host, port: http.port });
+    let server: StatusServer;
+    try {
+      server = await serveStatus(app, { host: http.host, port: http.port });
+    } catch (error) {
+      close();
+      throw listenError(error, http.host, http.port);
+    }
     return {
       url: server.url,
       close: async () => {
@@ -420,7 +433,7 @@ function pushClosedCases(workflow: WorkflowService, hl7: Hl7Service): void {
 }
 
 function child(logger: Logger, subsystem: string): Logger {
-  return logger.child({ subsystem });
+  return subsystemLogger(logger, subsystem);
 }
 
 /** Reads the most recently stored scan for the status page; null when none is stored or readable. */

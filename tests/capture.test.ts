@@ -496,6 +496,34 @@ test('replaced file plays the new one', async () => {
   }
 });
 
+test('memory growth replaces the capture process', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'clip.mp4');
+  await writeVideo(
+    Array.from({ length: 10 }, (_, i) => noiseFrame(160, 120, i + 1)),
+    30,
+    path,
+  );
+  // A limit of 0 MiB replaces the process at the first loop boundary that follows any growth.
+  process.env.BV_EDGE_CAPTURE_MAX_RSS_GROWTH_MB = '0';
+  const service = captureService({ kind: 'file', path, loop: true });
+  try {
+    await service.start();
+    const first = await waitFor(service, (s) => s.workerPid !== null, 'a capture process');
+    const replaced = await waitFor(
+      service,
+      (s) => s.workerPid !== null && s.workerPid !== first.workerPid && s.state === 'live',
+      'a replacement process',
+      30_000,
+    );
+    assert.ok(replaced.restarts >= 1, `restarts ${replaced.restarts}`);
+    assert.ok(replaced.loops >= 1, `loops ${replaced.loops}`);
+  } finally {
+    delete process.env.BV_EDGE_CAPTURE_MAX_RSS_GROWTH_MB;
+    await service.stop();
+  }
+});
+
 test('unknown element is an error', async () => {
   const service = captureService({ kind: 'pipeline', launch: 'videotestsrc ! nosuchelement' });
   try {

@@ -261,12 +261,38 @@ test('missing file names the path', () => {
 
 test('non-loopback http needs a token', () => {
   const error = configErrorOf(() => loadConfig({ http: { host: '0.0.0.0' } }, { env: NO_ENV }));
-  assert.match(error.message, /http\.tokenFile: serving on a non-loopback address needs tokenFile/);
+  assert.match(
+    error.message,
+    /http\.tokenFile: required because http\.host 0\.0\.0\.0 is not a loopback address/,
+  );
+  assert.ok(!error.message.includes('found'), `the message repeats a value: ${error.message}`);
   const config = loadConfig(
     { http: { host: '0.0.0.0', tokenFile: '/etc/bv-edge/api-token' } },
     { env: NO_ENV },
   );
   assert.equal(config.http.host, '0.0.0.0');
+});
+
+test('cross-field problems come with the others', () => {
+  const file = writeTemp(
+    'many.yaml',
+    'version: 2\nmqtt:\n  url: 12\nhttp:\n  host: 0.0.0.0\nhl7:\n  enabled: true\n' +
+      '  processingId: X\n',
+  );
+  const error = configErrorOf(() => resolveConfig({ file, env: NO_ENV }));
+  const paths = error.message
+    .split('\n')
+    .slice(1, -1)
+    .map((line) => line.trim().split(':')[0]);
+  assert.deepEqual(paths.sort(), [
+    'hl7.host',
+    'hl7.port',
+    'hl7.processingId',
+    'http.tokenFile',
+    'mqtt.url',
+  ]);
+  assert.match(error.message, /5 problems:/);
+  assert.match(error.message, /http\.tokenFile: required because http\.host 0\.0\.0\.0 is not/);
 });
 
 test('pipeline source rejects its own appsink', () => {
@@ -307,7 +333,7 @@ test('secrets are read from files', async () => {
   const passwordFile = join(dir, 'password');
   const tokenFile = join(dir, 'token');
   writeFileSync(passwordFile, 'correct horse\n', { mode: 0o600 });
-  writeFileSync(tokenFile, 'tok-123', { mode: 0o600 });
+  writeFileSync(tokenFile, 'tok-0123456789abcdef', { mode: 0o600 });
   const config = loadConfig(
     { mqtt: { username: 'cart', passwordFile }, http: { tokenFile } },
     { env: NO_ENV },
@@ -315,11 +341,11 @@ test('secrets are read from files', async () => {
   const secrets = await readSecrets(config, silentLogger());
   assert.ok(secrets.mqttPassword instanceof Secret, 'the password is a Secret');
   assert.equal(secrets.mqttPassword?.reveal(), 'correct horse');
-  assert.equal(secrets.httpToken?.reveal(), 'tok-123');
+  assert.equal(secrets.httpToken?.reveal(), 'tok-0123456789abcdef');
   assert.equal(secrets.mqttTls.key, null);
   assert.equal(JSON.stringify(secrets).includes('correct horse'), false);
   assert.equal(String(secrets.httpToken), '[secret]');
-  assert.ok(!inspect(secrets).includes('tok-123'), inspect(secrets));
+  assert.ok(!inspect(secrets).includes('tok-0123456789abcdef'), inspect(secrets));
 });
 
 test('missing secret files are listed together', async () => {
@@ -336,10 +362,62 @@ test('missing secret files are listed together', async () => {
   });
 });
 
+test('unknown variable suggests the closest key', () => {
+  assert.throws(
+    () => loadConfig({}, { env: { BV_EDGE__FLEET__TELEMETRYINTERVALS: '30' } }),
+    /did you mean BV_EDGE__FLEET__TELEMETRY_INTERVAL_S\?/,
+  );
+});
+
+test('missing CA file gets certificate advice', async () => {
+  const config = loadConfig(
+    {
+      mqtt: {
+        username: 'cart',
+        passwordFile: '/nonexistent/pw',
+        tls: { caFile: '/nonexistent/ca.pem' },
+      },
+    },
+    { env: NO_ENV },
+  );
+  await assert.rejects(readSecrets(config, silentLogger()), (error: unknown) => {
+    assert.ok(error instanceof BvEdgeError, 'a BvEdgeError');
+    const lines = error.message.split('\n');
+    const ca = lines.find((line) => line.includes('mqtt.tls.caFile')) ?? '';
+    const password = lines.find((line) => line.includes('mqtt.passwordFile')) ?? '';
+    assert.match(ca, /PEM certificate/);
+    assert.doesNotMatch(ca, /secret|chmod/);
+    assert.match(password, /chmod 600/);
+    assert.doesNotMatch(error.message, /a secret file/);
+    return true;
+  });
+});
+
 test('empty secret file is rejected', async () => {
   const tokenFile = writeTemp('token', '\n');
   const config = loadConfig({ http: { tokenFile } }, { env: NO_ENV });
   await assert.rejects(readSecrets(config, silentLogger()), /http\.tokenFile .*: empty/);
+});
+
+test('short API token is rejected', async () => {
+  const tokenFile = writeTemp('token', 'k#3\n');
+  const config = loadConfig({ http: { tokenFile } }, { env: NO_ENV });
+  await assert.rejects(readSecrets(config, silentLogger()), (error: unknown) => {
+    assert.ok(error instanceof BvEdgeError, 'a BvEdgeError');
+    assert.equal(error.code, 'secret_file_invalid');
+    assert.match(
+      error.message,
+      /http\.tokenFile .*: too short: the token has 3 characters and needs at least 16/,
+    );
+    assert.ok(!error.message.includes('k#3'), `the token is in the message: ${error.message}`);
+    return true;
+  });
+  const enough = writeTemp('token16', '0123456789abcdef\n');
+  const secrets = await readSecrets(
+    loadConfig({ http: { tokenFile: enough } }, { env: NO_ENV }),
+    silentLogger(),
+  );
+  assert.equal(secrets.httpToken?.reveal(), '0123456789abcdef');
 });
 
 test('secrets never reach the log', async () => {

@@ -49,7 +49,7 @@ test('daemon case on live phantom capture', async () => {
     dataDir,
     providers: ['cpu'],
     mqtt: { url: 'mqtt://127.0.0.1:9' },
-    capture: { source: { kind: 'phantom', view: 'ivc' } },
+    capture: { source: { kind: 'phantom', view: 'ca' } },
   });
   const logger = silentLogger();
   const capture = new CaptureService({ capture: config.capture, dataDir, logger });
@@ -66,7 +66,8 @@ test('daemon case on live phantom capture', async () => {
     await daemon.start();
     const base = daemon.url!;
     await api(base, '/case', { caseId: 'live-1', heightCm: 165, weightKg: 62, sex: 'female' });
-    // The phantom source plays one IVC clip; the operator names each view in turn.
+    // The phantom source plays one carotid clip, because the ca view must show a pulsation; the
+    // operator names each view in turn.
     for (const view of VIEW_NAMES) {
       await api(base, '/recording', { view, durationS: RECORD_SECONDS });
       const snapshot = await waitForReview(base);

@@ -126,6 +126,53 @@ describe('bv-edge fleet', { skip: mosquittoSkipReason }, () => {
     assert.match(lines[1]!.payload.type ?? '', /^capture-(frozen|live)$/);
   });
 
+  test('watch warns about an unknown device', async () => {
+    const stop = new AbortController();
+    let stdout = '';
+    let stderr = '';
+    const out = { write: (text: string) => (stdout += text) };
+    const err = {
+      write: (text: string) => {
+        stderr += text;
+        stop.abort();
+      },
+    };
+    const watching = fleetCommand(
+      ['watch', 'nosuchcart', '--wait-ms', '300', '--broker', broker.url],
+      silentLogger(),
+      out,
+      { err, signal: stop.signal },
+    );
+    // The warning aborts the watch; the timeout only ends a watch that never warns.
+    const timer = setTimeout(() => stop.abort(), 20_000);
+    try {
+      assert.equal(await watching, 0);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(
+      stderr,
+      'bv-edge: warning: no retained status for device +/nosuchcart after 300 ms; check the ' +
+        'name with bv-edge fleet devices. Still watching.\n',
+    );
+    assert.equal(stdout, '');
+
+    const known = new AbortController();
+    let knownErr = '';
+    let knownOut = '';
+    const knownWatch = fleetCommand(
+      ['watch', 'cart-1', '--wait-ms', '300', '--broker', broker.url],
+      silentLogger(),
+      { write: (text: string) => (knownOut += text) },
+      { err: { write: (text: string) => (knownErr += text) }, signal: known.signal },
+    );
+    await delay(1500);
+    known.abort();
+    assert.equal(await knownWatch, 0);
+    assert.equal(knownErr, '', 'no warning for a device with a retained status');
+    assert.match(knownOut, /cart-1/);
+  });
+
   test('reads the broker from a config file', async () => {
     const file = join(harness.dir, 'engineer.yaml');
     await writeFile(file, `version: 2\nmqtt:\n  url: ${broker.url}\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,6 +42,50 @@ before(async () => {
 after(async () => {
   await rm(tempDir, { recursive: true, force: true });
 });
+
+/**
+ * Runs a config change on `file` and returns the error's code and message. Permissions bind only
+ * an unprivileged user, so under root the change runs in a child process as user nobody, with
+ * its temporary files in `dir`.
+ */
+async function changeAsUnprivileged(
+  dir: string,
+  file: string,
+): Promise<{ code: string; message: string }> {
+  const change = { values: { fleet: { telemetryIntervalS: 30 } }, unset: [] };
+  if (process.getuid?.() !== 0) {
+    const running = loadConfig({}, { file, env: {} });
+    try {
+      await applyConfigChange(file, change, { env: {}, running });
+    } catch (error) {
+      return { code: (error as BvEdgeError).code, message: (error as Error).message };
+    }
+    return { code: 'none', message: 'the change was applied' };
+  }
+  const script = [
+    "import { loadConfig } from './src/config/index.ts';",
+    "import { applyConfigChange } from './src/fleet/config-change.ts';",
+    `const file = ${JSON.stringify(file)};`,
+    'const running = loadConfig({}, { file, env: {} });',
+    `applyConfigChange(file, ${JSON.stringify(change)}, { env: {}, running }).then(`,
+    "  () => console.log(JSON.stringify({ code: 'none', message: 'the change was applied' })),",
+    '  (error) => console.log(JSON.stringify({ code: error.code, message: error.message })),',
+    ');',
+  ].join('\n');
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '--eval', script],
+    {
+      cwd: repoRoot,
+      uid: 65534,
+      gid: 65534,
+      env: { PATH: process.env.PATH, TMPDIR: dir, HOME: dir },
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').pop()!) as { code: string; message: string };
+}
 
 function newRouter(maxBytes = 65_536): RequestRouter {
   const router = new RequestRouter({ logger, maxRequestBytes: () => maxBytes });
@@ -124,6 +168,13 @@ describe('request router', () => {
       const outcome = await router.route('ping', payload);
       assert.equal(outcome.kind, 'rejected', payload.toString());
     }
+    const long = await router.route('ping', request({ transactionId: 'x'.repeat(129) }));
+    assert.equal(long.kind, 'rejected');
+    assert.equal(long.kind === 'rejected' && long.error.code, 'invalid_transaction_id');
+    assert.match(
+      long.kind === 'rejected' ? long.error.message : '',
+      /transactionId is longer than 128 characters \(129\)/,
+    );
   });
 
   test('handler errors become error responses', async () => {
@@ -329,6 +380,77 @@ describe('config change', () => {
     });
   });
 
+  test('unset rejects unknown keys and version', async () => {
+    const original = configText('mqtt://127.0.0.1:1883', 'cart-1', tempDir);
+    const file = await writeFileConfig('unset.yaml', original);
+    const running = loadConfig({}, { file, env: {} });
+    const cases: [string, string][] = [
+      ['nonexistent.key', 'config_key_not_found'],
+      ['mqtt.url.x', 'config_key_not_found'],
+      ['version', 'config_key_required'],
+    ];
+    for (const [key, code] of cases) {
+      await assert.rejects(
+        applyConfigChange(file, { values: {}, unset: [key] }, { env: {}, running }),
+        (error: BvEdgeError) => {
+          assert.equal(error.code, code, `unset ${key}`);
+          assert.ok(error.message.includes(JSON.stringify(key)), `message names ${key}`);
+          return true;
+        },
+      );
+    }
+    assert.equal(await readFile(file, 'utf8'), original);
+    // A known key that the file leaves out is a change with nothing to remove.
+    const absent = await applyConfigChange(
+      file,
+      { values: {}, unset: ['mqtt.tls.caFile'] },
+      { env: {}, running },
+    );
+    assert.deepEqual(absent.changedKeys, []);
+  });
+
+  test('never echoes patient or unknown values', async () => {
+    const original = configText('mqtt://127.0.0.1:1883', 'cart-1', tempDir);
+    const file = await writeFileConfig('patient.yaml', original);
+    const running = loadConfig({}, { file, env: {} });
+    const requests: Record<string, unknown>[] = [
+      { patientName: 'Jane Doe', mqtt: { patientMrn: 'MRN12345' } },
+      { mqtt: { colour: 'Jane Doe' } },
+    ];
+    for (const values of requests) {
+      await assert.rejects(
+        applyConfigChange(file, { values, unset: [] }, { env: {}, running }),
+        (error: BvEdgeError) => {
+          assert.equal(error.code, 'config_invalid');
+          assert.doesNotMatch(error.message, /Jane Doe|MRN12345/);
+          assert.match(error.message, /patientName|mqtt\.colour/);
+          return true;
+        },
+      );
+    }
+    assert.equal(await readFile(file, 'utf8'), original);
+  });
+
+  test('read-only folder gives config_not_writable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bv-edge-fleet-readonly-'));
+    try {
+      const folder = join(dir, 'etc');
+      await mkdir(folder);
+      const file = join(folder, 'config.yaml');
+      await writeFile(file, configText('mqtt://127.0.0.1:1883', 'cart-1', dir), { mode: 0o644 });
+      await chmod(folder, 0o555);
+      await chmod(dir, 0o777);
+      const error = await changeAsUnprivileged(dir, file);
+      assert.equal(error.code, 'config_not_writable', error.message);
+      assert.ok(error.message.includes(file), `message names ${file}: ${error.message}`);
+      assert.match(error.message, /ReadWritePaths=/);
+      assert.match(error.message, /EACCES/);
+    } finally {
+      await chmod(join(dir, 'etc'), 0o755).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('config hash ignores key order', () => {
     const config = loadConfig({}, { env: {} });
     const reordered = Object.fromEntries(Object.entries(config).reverse()) as typeof config;
@@ -465,6 +587,45 @@ describe('fleet agent on mosquitto', { skip: mosquittoSkipReason }, () => {
       'fleet.logTailMaxLines': 50,
       'mqtt.publishTimeoutMs': 8000,
     });
+  });
+
+  test('restartRequired compares with running config', async () => {
+    const running = harness.config.mqtt.publishTimeoutMs;
+    const away = await ask('config-set', { values: { mqtt: { publishTimeoutMs: running + 1 } } });
+    assert.equal((away.data as { restartRequired: boolean }).restartRequired, true);
+    const back = await ask('config-set', { values: { mqtt: { publishTimeoutMs: running } } });
+    assert.equal(back.status, 'ok', JSON.stringify(back.error));
+    const data = back.data as { changedKeys: string[]; restartRequired: boolean };
+    assert.deepEqual(data.changedKeys, ['mqtt.publishTimeoutMs']);
+    assert.equal(data.restartRequired, false);
+  });
+
+  test('config-set hides patient values', async () => {
+    const response = await ask('config-set', {
+      values: { patientName: 'Jane Doe', mqtt: { patientMrn: 'MRN12345' } },
+    });
+    assert.equal((response.error as { code: string }).code, 'config_invalid');
+    assert.doesNotMatch(JSON.stringify(response), /Jane Doe|MRN12345/);
+    const tail = await ask('log-tail', { lines: 50 });
+    const lines = (tail.data as { lines: string[] }).lines.join('\n');
+    assert.match(lines, /fleet request failed/);
+    assert.doesNotMatch(lines, /Jane Doe|MRN12345/);
+  });
+
+  test('capture-restart burst restarts once', async () => {
+    const before = harness.captureRestarts();
+    const payload = (index: number) =>
+      Buffer.from(JSON.stringify({ transactionId: `burst-${index}`, params: {} }));
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        harness.agent.router.route('capture-restart', payload(index)),
+      ),
+    );
+    const statuses = outcomes.map((outcome) =>
+      outcome.kind === 'response' ? outcome.response.status : 'rejected',
+    );
+    assert.ok(statuses.includes('ok'), `some requests succeed: ${statuses.join(', ')}`);
+    assert.equal(harness.captureRestarts() - before, 1);
   });
 
   test('bad config-set is rejected whole', async () => {

@@ -25,7 +25,7 @@ import { buildObservationMessage, PCD01_PROFILE, withMrn } from '../src/hl7/mess
 import { frameMllp, MllpDecoder, MllpError } from '../src/hl7/mllp.ts';
 import { getMrn } from '../src/hl7/mrn-store.ts';
 import { findHl7ByEstimate } from '../src/hl7/outbox.ts';
-import { createHl7Api, Hl7Service } from '../src/hl7/index.ts';
+import { createHl7Api, Hl7Service, toHl7Summary } from '../src/hl7/index.ts';
 import { parseManifest } from '../src/inference/manifest.ts';
 import type { ScanRecord } from '../src/scan/types.ts';
 import { openDatabase, type Store } from '../src/store/db.ts';
@@ -397,6 +397,10 @@ describe('HL7 delivery', () => {
     assert.equal(value(sent.header, 10), decision.queued ? decision.controlId : '');
     assert.equal(service.status().state, 'delivered');
     assert.equal(outboxRow(store, record.estimateId).ackCode, 'AA');
+    const delivery = service.caseDelivery(record);
+    assert.equal(delivery.state, 'delivered');
+    assert.equal(delivery.ackCode, 'AA');
+    assert.equal(delivery.ackedAt, outboxRow(store, record.estimateId).ackedAt);
     assert.ok(!outboxRow(store, record.estimateId).message.includes(MRN), 'outbox keeps no MRN');
 
     // mrnRetentionMinutes 0.005 is 300 ms after the ACK.
@@ -449,6 +453,12 @@ describe('HL7 delivery', () => {
       assert.equal(status.pending, 0);
       assert.equal(status.lastError?.ackCode, code);
       assert.equal(status.lastError?.message, row.lastError);
+      assert.equal(toHl7Summary(status).state, 'error');
+      const delivery = service.caseDelivery(record);
+      assert.equal(delivery.state, 'rejected');
+      assert.equal(delivery.ackCode, code);
+      assert.equal(delivery.error, row.lastError);
+      assert.ok(!JSON.stringify(delivery).includes(MRN), 'case delivery has no MRN');
 
       assert.ok(!lines.join('').includes(MRN), 'log has no MRN');
       assert.ok(
@@ -467,6 +477,8 @@ describe('HL7 delivery', () => {
     await waitFor(() => outboxRow(store, record.estimateId).attempts >= 2, 'two refused attempts');
     assert.equal(service.status().state, 'retrying');
     assert.match(outboxRow(store, record.estimateId).lastError ?? '', /refused/);
+    assert.equal(service.caseDelivery(record).state, 'retrying');
+    assert.match(service.caseDelivery(record).error ?? '', /refused/);
     assert.ok(
       lines.some((line) => line.includes('HL7 send failed; retrying')),
       'retry logged',
@@ -520,6 +532,8 @@ describe('HL7 delivery', () => {
       service.pushClosedCase(record);
     }
     await waitFor(() => outboxRow(store, records[0]!.estimateId).attempts >= 1, 'a failed attempt');
+    assert.equal(service.caseDelivery(records[1]!).state, 'queued');
+    assert.equal(service.caseDelivery(records[2]!).error, null);
     const listener = await startMllpListener({ port });
     t.after(() => listener.stop());
     await waitFor(() => listener.received.length === 3, 'three messages');
@@ -619,6 +633,7 @@ describe('HL7 delivery', () => {
     const record = sampleRecord();
     assert.deepEqual(service.pushClosedCase(record), { queued: false, reason: 'no-mrn' });
     assert.equal(findHl7ByEstimate(store.db, record.estimateId), null);
+    assert.equal(service.caseDelivery(record).state, 'not-queued');
     assert.ok(
       lines.some((line) => line.includes('no MRN was entered')),
       'reason logged',
@@ -655,6 +670,19 @@ describe('HL7 safety gate', () => {
     assert.ok(reasons.length >= 1, 'reason logged');
     assert.ok(reasons[0]!.includes(`"intendedUse":"${manifest.intendedUse}"`), 'names the use');
     assert.equal(service.status().state, 'idle');
+    assert.equal(service.status().researchPushAllowed, false);
+    assert.deepEqual(toHl7Summary(service.status()), {
+      state: 'idle',
+      detail: 'No estimate has been pushed yet.',
+      researchPushAllowed: false,
+    });
+    assert.deepEqual(service.caseDelivery(record), {
+      state: 'withheld',
+      intendedUse: manifest.intendedUse,
+      ackCode: null,
+      error: null,
+      ackedAt: null,
+    });
   });
 
   test('allowResearchPush sends it marked', async (t) => {
@@ -669,6 +697,8 @@ describe('HL7 safety gate', () => {
     assert.equal(service.pushClosedCase(record).queued, true);
     assert.deepEqual(service.pushClosedCase(record), { queued: false, reason: 'already-queued' });
     await waitFor(() => outboxRow(store, record.estimateId).status === 'delivered', 'delivery');
+    assert.equal(service.status().researchPushAllowed, true);
+    assert.equal(service.caseDelivery(record).state, 'delivered');
     const sent = Hl7Message.parse(listener.received[0]!);
     const note = sent.segments[segmentNames(sent).indexOf('OBR') + 1]!;
     assert.equal(note.name, 'NTE');
@@ -957,7 +987,8 @@ describe('HL7 in the daemon', () => {
         dataDir,
         providers: ['cpu'],
         mqtt: { url: 'mqtt://127.0.0.1:9' },
-        capture: { source: { kind: 'phantom', view: 'ivc' } },
+        // The carotid clip, because the ca view must pulse. The vein views pass on it too.
+        capture: { source: { kind: 'phantom', view: 'ca' } },
         hl7: {
           enabled: true,
           host: '127.0.0.1',

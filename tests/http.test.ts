@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -297,6 +298,8 @@ describe('touchscreen app', () => {
       cases: {
         store,
         labelOptions: { topicBase: 'bv-edge/v1/test/cart/' },
+        // Two days after the sample record, so that it is within the recent-cases window.
+        now: () => new Date('2025-03-16T09:00:00.000Z'),
         logger,
       },
       metrics,
@@ -390,6 +393,27 @@ describe('touchscreen app', () => {
     const css = await get('assets/app.css', {});
     assert.match(css.headers.get('content-type') ?? '', /^text\/css/);
     await css.body?.cancel();
+  });
+
+  test('messages.js has Hb factors', async () => {
+    const script = await (await get('assets/messages.js', {})).text();
+    const match = /window\.BV_EDGE_HB_GDL_PER_UNIT = (\{.*\});/.exec(script);
+    assert.ok(match, 'no hemoglobin factors in messages.js');
+    const factors = JSON.parse(match[1]!) as Record<string, number>;
+    assert.equal(factors['g/dL'], 1);
+    assert.equal(factors['g/L'], 0.1);
+    assert.equal(factors['mmol/L'], 1 / 0.6206);
+  });
+
+  test('favicon is served without token', async () => {
+    for (const path of ['favicon.ico', 'favicon.svg']) {
+      const response = await get(path, {});
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get('content-type') ?? '', /^image\/svg\+xml/, path);
+      assert.match(await response.text(), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/, path);
+    }
+    const shell = await (await get('')).text();
+    assert.ok(shell.includes('<link rel="icon" href="/favicon.svg"'), 'shell links no icon');
   });
 
   test('catalogues have equal keys', () => {
@@ -631,6 +655,53 @@ describe('touchscreen app', () => {
     assert.equal(response.headers.get('content-type'), 'application/problem+json');
     const problem = (await response.json()) as Problem;
     assert.equal(problem.detail, 'Send the request body as application/json.');
+  });
+
+  test('recent cases newest first', async () => {
+    const older = { ...sampleRecord('case-http-older'), estimateId: randomUUID() };
+    older.createdAt = '2025-03-01T10:00:00.000Z';
+    const newer = { ...sampleRecord('case-http-newer'), estimateId: randomUUID() };
+    newer.createdAt = '2025-03-15T10:00:00.000Z';
+    for (const record of [older, newer]) {
+      record.views = record.views.map((view) => ({ ...view, features: [] }));
+      saveScan(store, record, []);
+    }
+    const week = (await (await get('api/cases')).json()) as {
+      days: number;
+      cases: { caseId: string; createdAt: string; bvMl: number; labelCount: number }[];
+    };
+    assert.equal(week.days, 7);
+    assert.deepEqual(
+      week.cases.map((item) => item.caseId),
+      ['case-http-newer', 'case-http-1'],
+    );
+    assert.equal(week.cases[0]!.createdAt, newer.createdAt);
+    assert.equal(week.cases[0]!.bvMl, newer.estimate.bvMl);
+    assert.equal(week.cases[0]!.labelCount, 0);
+    const month = (await (await get('api/cases?days=30')).json()) as {
+      cases: { caseId: string }[];
+    };
+    assert.deepEqual(
+      month.cases.map((item) => item.caseId),
+      ['case-http-newer', 'case-http-1', 'case-http-older'],
+    );
+  });
+
+  for (const query of ['days=0', 'days=abc', 'days=1.5', 'days=91', 'other=1']) {
+    test(`recent cases reject ${query}`, async () => {
+      const response = await get(`api/cases?${query}`);
+      assert.equal(response.status, 400);
+      const problem = (await response.json()) as Problem;
+      assert.equal(problem.code, 'invalid_request');
+      assert.ok((problem.errors ?? []).length > 0, `no field error for ${query}`);
+    });
+  }
+
+  test('case without HL7 link says so', async () => {
+    const read = (await (await get('api/cases/case-http-1')).json()) as {
+      delivery: { hl7: { state: string } };
+    };
+    assert.deepEqual(read.delivery.hl7, { state: 'not-configured' });
   });
 
   test('unknown API path is a problem', async () => {

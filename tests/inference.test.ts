@@ -24,6 +24,8 @@ import {
 } from '../src/inference/test-vector.ts';
 import { detectGpuName, engineCachePath } from '../src/inference/tensorrt.ts';
 import { generatePhantomClip, type PhantomClip } from '../src/phantom/clip.ts';
+import { estimateFromViews } from '../src/scan/scan.ts';
+import type { ViewResult } from '../src/scan/types.ts';
 import { buildSmallBundle, SMALL_FEATURE_NAMES } from './fixtures/small-bundle.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -431,7 +433,54 @@ describe('InferenceEngine', () => {
     const clipped = logRecords().filter((record) => String(record.msg).includes('clipped'));
     assert.equal(clipped.length, 1);
   });
+
+  test('estimate flags clipped features', async () => {
+    const vector = await loadTestVector(bundle);
+    const views = Object.entries(vectorFeatures(vector)).map(([view, features]) =>
+      viewResult(view as ViewName, Array.from(features)),
+    );
+    const covariates = { heightCm: 175, weightKg: 70, sex: 'male', ageYears: 52 } as const;
+    const typical = await estimateFromViews(views, covariates, 13, engine);
+    assert.deepEqual(typical.population, { inPopulation: true, reasons: [] });
+    assert.ok(typical.maxAbsZ! <= 3, `test vector maxAbsZ ${typical.maxAbsZ}`);
+
+    const ivc = views.find((view) => view.view === 'ivc')!;
+    ivc.features = ivc.features.map(() => 0.9);
+    const far = await estimateFromViews(views, covariates, 13, engine);
+    assert.equal(far.population.inPopulation, false);
+    assert.equal(far.population.reasons.length, 1);
+    assert.match(
+      far.population.reasons[0]!,
+      /^view features outside the training cohort \(largest \|z\| \d+\.\d, limit 3\): the model extrapolates$/,
+    );
+    assert.ok(far.maxAbsZ! > 3, `maxAbsZ ${far.maxAbsZ}`);
+    assert.ok(far.population.reasons[0]!.includes(far.maxAbsZ!.toFixed(1)), 'reason names |z|');
+  });
 });
+
+/** Builds a measured view that carries only `features`; the fusion reads nothing else. */
+function viewResult(view: ViewName, features: number[]): ViewResult {
+  const range = { mean: 10, min: 9, max: 11 };
+  return {
+    view,
+    source: `${view}.mp4`,
+    imageArea: { x: 0, y: 0, width: 320, height: 240 },
+    seed: { x: 160, y: 120 },
+    seeded: true,
+    frameCount: 90,
+    fps: 30,
+    durationS: 3,
+    mmPerPixel: 0.1,
+    measurements: {
+      areaMm2: range,
+      apDiameterMm: range,
+      lateralDiameterMm: range,
+      trackedFraction: 1,
+    },
+    areaSeriesMm2: [],
+    features,
+  };
+}
 
 test('closed engine rejects calls', async () => {
   const engine = await InferenceEngine.create(await loadBundle(referenceDir), {

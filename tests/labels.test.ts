@@ -241,6 +241,123 @@ describe('enterLabel', () => {
     }
   });
 
+  test('Hb unit slip warns', () => {
+    const cases = [
+      {
+        hbBefore: 13,
+        hbAfter: 10,
+        hbUnit: 'mmol/L',
+        expected:
+          /hbBefore 13 mmol\/L \(20\.9 g\/dL\) is above 12 mmol\/L and looks like a value in g\/dL/,
+      },
+      {
+        hbBefore: 19,
+        hbAfter: 15,
+        hbUnit: 'g/dL',
+        expected: /^hbBefore 19 g\/dL is above 18 g\/dL, which is rare/,
+      },
+      {
+        hbBefore: 190,
+        hbAfter: 150,
+        hbUnit: 'g/L',
+        expected: /^hbBefore 190 g\/L \(19\.0 g\/dL\) is above 18 g\/dL/,
+      },
+    ];
+    for (const item of cases) {
+      const store = storeWithCase('case-hb-unit');
+      try {
+        const record = {
+          ...ANH,
+          hbBefore: item.hbBefore,
+          hbAfter: item.hbAfter,
+          hbUnit: item.hbUnit,
+        };
+        const [label] = enterLabel(
+          store,
+          entry('case-hb-unit', record, 'single-step'),
+          OPTIONS,
+        ).labels;
+        assert.ok(label, `no label for ${item.hbUnit}`);
+        const hbWarnings = label.warnings.filter((warning) => warning.startsWith('hb'));
+        assert.ok(
+          hbWarnings.some((warning) => item.expected.test(warning)),
+          `${item.hbBefore} ${item.hbUnit} warnings: ${label.warnings.join(' | ')}`,
+        );
+        const [stored] = getLabels(store.db, 'case-hb-unit');
+        assert.deepEqual(stored?.warnings, label.warnings, 'stored warnings differ');
+      } finally {
+        store.close();
+      }
+    }
+
+    const store = storeWithCase('case-hb-typical');
+    try {
+      const [label] = enterLabel(
+        store,
+        entry('case-hb-typical', ANH, 'single-step'),
+        OPTIONS,
+      ).labels;
+      const hbWarnings = label?.warnings.filter((warning) => warning.startsWith('hb'));
+      assert.deepEqual(hbWarnings, [], 'a typical Hb in g/dL warns');
+    } finally {
+      store.close();
+    }
+  });
+
+  test('large BV change between revisions warns', () => {
+    const store = storeWithCase('case-bv-jump');
+    try {
+      enterLabel(store, entry('case-bv-jump', ANH, 'single-step'), OPTIONS);
+      // 13 → 10.2 g/dL is 4643 mL against 4333 mL: a 7 % correction passes without a warning.
+      const small = enterLabel(
+        store,
+        entry('case-bv-jump', { ...ANH, hbAfter: 10.2 }, 'single-step'),
+        OPTIONS,
+      );
+      const revisionWarning = (warnings: string[] | undefined) =>
+        (warnings ?? []).filter((warning) => warning.startsWith('BV '));
+      assert.deepEqual(revisionWarning(small.labels[0]?.warnings), []);
+
+      const large = enterLabel(
+        store,
+        entry('case-bv-jump', { ...ANH, hbAfter: 9 }, 'single-step'),
+        OPTIONS,
+      );
+      assert.deepEqual(revisionWarning(large.labels[0]?.warnings), [
+        'BV 3250 mL is 30 % below the 4643 mL of revision 2. Check the values and the Hb unit ' +
+          'against the anaesthesia record.',
+      ]);
+      const [stored] = getLabels(store.db, 'case-bv-jump');
+      assert.equal(stored?.revision, 3);
+      assert.deepEqual(
+        revisionWarning(stored?.warnings),
+        revisionWarning(large.labels[0]?.warnings),
+      );
+      const [, , payload] = trainingPayloads(store);
+      assert.deepEqual(revisionWarning(payload?.label.warnings), revisionWarning(stored?.warnings));
+    } finally {
+      store.close();
+    }
+  });
+
+  test('unknown case error hides the database path', () => {
+    const store = storeWithCase('case-known');
+    try {
+      assert.throws(
+        () => enterLabel(store, entry('case-missing', ANH, 'single-step'), OPTIONS),
+        (error: unknown) => {
+          assert.ok(error instanceof BvEdgeError, `not a BvEdgeError: ${String(error)}`);
+          assert.equal(error.code, 'case_unknown');
+          assert.ok(!error.message.includes(store.path), `path in: ${error.message}`);
+          assert.ok(!error.message.includes('.sqlite'), `file name in: ${error.message}`);
+          return true;
+        },
+      );
+    } finally {
+      store.close();
+    }
+  });
+
   test('site settings reach the label', () => {
     const store = storeWithCase('case-site');
     try {

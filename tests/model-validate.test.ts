@@ -231,6 +231,23 @@ describe('validateBundle', () => {
     ]);
   });
 
+  test('rejects a test-vector estimate out of range', async () => {
+    const dir = referenceCopy('range');
+    editManifest(dir, (manifest) => {
+      manifest.plausibleRangeMl = [1000, 3200];
+    });
+    const vector = JSON.parse(readFileSync(join(dir, 'test-vector.json'), 'utf8')) as {
+      fusion: { expected: { bvMl: number } };
+    };
+    const { report, lines } = await validate(dir);
+    assert.deepEqual(lines, [
+      'manifest.json: field plausibleRangeMl: found [1000, 3200] mL; expected a range that ' +
+        `contains ${vector.fusion.expected.bvMl} mL, the fusion.expected.bvMl of test vector ` +
+        'test-vector.json',
+    ]);
+    assert.equal(report.ranTestVector, false);
+  });
+
   test('accepts the small bundle', async () => {
     const dir = tempDir('small');
     await buildSmallBundle(dir);

@@ -99,7 +99,30 @@ describe('model bundle CLI', () => {
       join(root, 'x.tar.gz'),
     ]);
     assert.equal(noDir.code, 1);
-    assert.match(noDir.stderr, /Cannot read model manifest/);
+    assert.match(noDir.stderr, /^bv-edge: Cannot pack .*nowhere: .*manifest\.json is missing/);
+    assert.doesNotMatch(noDir.stderr, /build:models|BV_EDGE_MODEL_DIR/);
+
+    const noOutDir = join(root, 'no-such-folder');
+    const outMissing = await runCli([
+      'model',
+      'pack',
+      bundleDir,
+      '--out',
+      join(noOutDir, 'x.tar.gz'),
+    ]);
+    assert.equal(outMissing.code, 1);
+    assert.equal(
+      outMissing.stderr,
+      `bv-edge: Cannot write bundle archive ${join(noOutDir, 'x.tar.gz')} (ENOENT): ` +
+        `the folder ${noOutDir} does not exist; create it or choose another path.\n`,
+    );
+    const keyMissing = await runCli(['model', 'keygen', '--out', join(noOutDir, 'k')]);
+    assert.equal(keyMissing.code, 1);
+    assert.equal(
+      keyMissing.stderr,
+      `bv-edge: Cannot write private key ${join(noOutDir, 'k.key')} (ENOENT): ` +
+        `the folder ${noOutDir} does not exist; create it or choose another path.\n`,
+    );
 
     writeFileSync(join(root, 'not-a-key.pem'), 'hello');
     const badKey = await runCli([
@@ -137,6 +160,7 @@ describe('model bundle CLI', () => {
     assert.equal(fresh.code, 1);
     assert.match(fresh.stderr, /no previous bundle to roll back to/);
 
+    // runCli runs at level warn, the default of one-shot commands.
     const unsigned = await runCli([
       'model',
       'install',
@@ -145,7 +169,9 @@ describe('model bundle CLI', () => {
       config,
     ]);
     assert.equal(unsigned.code, 1);
-    assert.match(unsigned.stderr, /no signature/);
+    const rejectLines = unsigned.stderr.trimEnd().split('\n');
+    assert.equal(rejectLines.length, 1, `one line at the default log level:\n${unsigned.stderr}`);
+    assert.match(rejectLines[0]!, /^bv-edge: .*no signature/);
     const missing = await runCli([
       'model',
       'install',
@@ -200,6 +226,15 @@ describe('model bundle CLI', () => {
     assert.match(
       rolledBack.stdout,
       /rolled back to the configured modelDir bundle; previous 0\.0\.2/,
+    );
+
+    const rolledForward = await runCli(['model', 'rollback', '--config', config]);
+    assert.equal(rolledForward.code, 0, rolledForward.stderr);
+    const afterRollback = await runCli(['model', 'list', '--config', config]);
+    assert.match(
+      afterRollback.stdout,
+      /active: {3}bv-edge-test-small 0\.0\.2 \(installed\), health gate pending/,
+      'a bundle that never passed its gate stays pending after a rollback to it',
     );
   });
 });

@@ -265,6 +265,9 @@ const context: RequestContext = {
   logger,
 };
 
+/** fleet.maxRequestBytes at its maximum, which allows chunks of up to 785,664 bytes. */
+const maxRequestBytes = () => 1_048_576;
+
 function chunkOf(archive: Buffer, index: number, size: number): string {
   return archive.subarray(index * size, (index + 1) * size).toString('base64');
 }
@@ -283,6 +286,7 @@ describe('chunked transfer', () => {
         device.manager,
         { transfer, activate: false },
         context,
+        maxRequestBytes,
       )) as Record<string, unknown>;
       assert.deepEqual(
         { resumed: started.resumed, nextIndex: started.nextIndex, chunkCount: started.chunkCount },
@@ -345,6 +349,7 @@ describe('chunked transfer', () => {
         device.manager,
         { transfer, activate: false },
         context,
+        maxRequestBytes,
       )) as Record<string, unknown>;
       assert.equal(resumed.resumed, true);
       assert.equal(resumed.nextIndex, 2);
@@ -370,6 +375,46 @@ describe('chunked transfer', () => {
     }
   });
 
+  test('chunk size over request limit rejected', async () => {
+    const dataDir = tempDir('data');
+    const device = await openDevice(dataDir);
+    try {
+      const transfer = { id: 'tx-big', size: goodArchive.length, sha256: goodSha256, chunkSize };
+      await assertRejects(
+        handleInstall(
+          device.manager,
+          { transfer: { ...transfer, chunkSize: 65_536 }, activate: false },
+          context,
+          () => 65_536,
+        ),
+        'chunk_size_too_large',
+        /fleet\.maxRequestBytes \(65536\), so chunks may have at most 48384 bytes/,
+      );
+      assert.equal(device.store.db.select().from(modelTransfers).all().length, 0);
+      await handleInstall(device.manager, { transfer, activate: false }, context, () => 65_536);
+      const part = join(dataDir, 'models', 'incoming', 'tx-big.part');
+      assert.ok(existsSync(part), 'the transfer has a part file');
+      await assertRejects(
+        handleChunk(device.manager, { transferId: 'tx-big', index: 0, data: 'not*base64!' }),
+        'chunk_invalid',
+        /Chunk 0 of transfer tx-big is not valid base64/,
+      );
+      const cancelled = (await device.manager.transfers.cancel('tx-big', 'tester')) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(cancelled.cancelled, true);
+      assert.ok(!existsSync(part), 'cancel removes the part file');
+      assert.equal(device.store.db.select().from(modelTransfers).all().length, 0);
+      await assertRejects(
+        device.manager.transfers.cancel('tx-big', 'tester'),
+        'transfer_not_found',
+      );
+    } finally {
+      await device.close();
+    }
+  });
+
   test('wrong total checksum rejected', async () => {
     const device = await openDevice(tempDir('data'));
     try {
@@ -379,7 +424,7 @@ describe('chunked transfer', () => {
         sha256: '2'.repeat(64),
         chunkSize: 65536,
       };
-      await handleInstall(device.manager, { transfer, activate: true }, context);
+      await handleInstall(device.manager, { transfer, activate: true }, context, maxRequestBytes);
       await assertRejects(
         handleChunk(device.manager, {
           transferId: 'tx-bad',

@@ -8,9 +8,12 @@ import { after, before, describe, test } from 'node:test';
 
 import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
-import { MANIFEST_FILE } from '../src/inference/bundle.ts';
+import { loadBundle, MANIFEST_FILE } from '../src/inference/bundle.ts';
+import { InferenceEngine } from '../src/inference/engine.ts';
 import { parseManifest } from '../src/inference/manifest.ts';
+import type { TestVector } from '../src/inference/test-vector.ts';
 import {
+  HealthGate,
   ModelManager,
   packBundle,
   parsePublicKey,
@@ -28,6 +31,7 @@ import { WorkflowSettingsSchema } from '../src/workflow/settings.ts';
 import {
   buildOtaBundle,
   newSigningKey,
+  patchManifest,
   otaConfig,
   type SigningKey,
 } from './fixtures/ota-bundles.ts';
@@ -70,6 +74,22 @@ function renameEntry(tar: Uint8Array, name: string): Uint8Array {
   for (let i = 0; i < 512; i++) sum += copy[i]!;
   copy.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, '0')}\0 `), 148);
   return copy;
+}
+
+/**
+ * Builds a bundle whose plausibleRangeMl ends below its own test-vector estimate and returns
+ * the new upper bound.
+ */
+async function buildOutOfRangeBundle(dir: string, version: string): Promise<number> {
+  const manifest = await buildOtaBundle(dir, { version });
+  const vector = JSON.parse(
+    await readFile(join(dir, manifest.testVector.file), 'utf8'),
+  ) as TestVector;
+  const max = Math.floor(vector.fusion.expected.bvMl) - 1;
+  await patchManifest(dir, (patched) => {
+    patched.plausibleRangeMl = [1, max];
+  });
+  return max;
 }
 
 describe('tar archive', () => {
@@ -116,6 +136,7 @@ describe('tar archive', () => {
     const link = renameEntry(tar, 'link');
     link[156] = 0x32; // typeflag '2': symbolic link
     assert.throws(() => readTar(renameEntry(link, 'link')), /only regular files/);
+    assert.throws(() => readTar(renameEntry(link, 'link')), /"link" is a symbolic link/);
     const twice = writeTar([
       { name: 'same', data: new Uint8Array(1) },
       { name: 'same', data: new Uint8Array(1) },
@@ -358,6 +379,8 @@ describe('install', () => {
     await buildOtaBundle(failingDir, { version: '0.0.5', nanView: 'ivc' });
     const unsignedDir = tempDir('unsigned');
     await buildOtaBundle(unsignedDir, { version: '0.0.6' });
+    const narrowDir = tempDir('narrow-range');
+    const narrowMax = await buildOutOfRangeBundle(narrowDir, '0.0.7');
 
     const cases: [string, Uint8Array, string, RegExp][] = [
       [
@@ -397,7 +420,22 @@ describe('install', () => {
         'test_vector_failed',
         /NaN/,
       ],
+      [
+        'test-vector estimate outside the plausible range',
+        await packBundle(narrowDir, signer.privateKey),
+        'bundle_invalid',
+        new RegExp(
+          `manifest\\.json: field plausibleRangeMl: found \\[1, ${narrowMax}\\] mL; ` +
+            'expected a range that contains [\\d.]+ mL, the fusion\\.expected\\.bvMl',
+        ),
+      ],
       ['not gzip', new TextEncoder().encode('not an archive'), 'archive_invalid', /not gzip/],
+      [
+        'truncated gzip',
+        goodArchive.subarray(0, Math.floor(goodArchive.length / 2)),
+        'archive_invalid',
+        /truncated archive/,
+      ],
       [
         'extra file',
         entries(
@@ -647,6 +685,61 @@ describe('activation', () => {
     }
   });
 
+  test('rollback keeps a pending gate', async () => {
+    const offline = await openDevice(configuredDir, [signer]);
+    const dataDir = offline.dataDir;
+    try {
+      await offline.manager.installBytes(good, 'file', { actor: 'tester', activate: false });
+      await offline.manager.activate('0.0.2', 'tester');
+      assert.equal(offline.manager.bundles().gate, 'pending');
+      await offline.manager.rollback('tester', 'first rollback');
+      assert.equal(offline.manager.bundles().active?.source, 'configured');
+      assert.equal(offline.manager.bundles().gate, 'passed');
+      await offline.manager.rollback('tester', 'second rollback');
+      assert.equal(offline.manager.bundles().active?.version, '0.0.2');
+      assert.equal(offline.manager.bundles().gate, 'pending', 'the gate never passed');
+    } finally {
+      await offline.close();
+    }
+
+    const restarted = await openWorkflowDevice(dataDir);
+    try {
+      assert.equal(restarted.device.manager.bundles().gate, 'pending', 'pending after restart');
+      assert.equal(restarted.workflow.engine.manifest.version, '0.0.2');
+      const passed = nextEvent(restarted.device, 'model-health-passed');
+      const clip = new Float32Array(8 * 16 * 16).fill(0.3);
+      await restarted.workflow.engine.runView('ijv', clip);
+      await restarted.workflow.engine.runView('ca', clip);
+      assert.equal((await passed).version, '0.0.2');
+      assert.equal(restarted.device.manager.bundles().gate, 'passed');
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test('live rollback gates a pending bundle', async () => {
+    const { device, workflow, close } = await openWorkflowDevice();
+    try {
+      await device.manager.installBytes(liveNan, 'file', { actor: 'tester', activate: true });
+      assert.equal(workflow.engine.manifest.version, '0.0.3');
+      await device.manager.rollback('tester', 'engineer request');
+      await device.manager.rollback('tester', 'engineer request again');
+      assert.equal(workflow.engine.manifest.version, '0.0.3');
+      assert.equal(device.manager.bundles().gate, 'pending');
+      const rolledBack = nextEvent(device, 'model-rolled-back');
+      await assertRejects(
+        workflow.engine.runView('ijv', new Float32Array(8 * 16 * 16).fill(1)),
+        'model_output_invalid',
+      );
+      assert.match(String((await rolledBack).reason), /health gate failed for 0\.0\.3/);
+      await device.manager.pending;
+      assert.equal(workflow.engine.manifest.version, '0.0.1');
+      assert.equal(device.manager.bundles().gate, 'passed');
+    } finally {
+      await close();
+    }
+  });
+
   test('broken active bundle falls back', async () => {
     const first = await openWorkflowDevice();
     const dataDir = first.device.dataDir;
@@ -667,6 +760,33 @@ describe('activation', () => {
       assert.match(JSON.stringify(audit.at(-1)?.after), /failed to load/);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('health gate', () => {
+  test('names an out-of-range test vector', async () => {
+    const dir = tempDir('gate-range');
+    const max = await buildOutOfRangeBundle(dir, '0.0.8');
+    const engine = await InferenceEngine.create(await loadBundle(dir), {
+      providers: ['cpu'],
+      logger,
+    });
+    try {
+      const gate = new HealthGate(engine, 2);
+      const reason = await gate.runTestVector();
+      assert.match(
+        String(reason),
+        new RegExp(
+          `^the test vector's estimate is outside the plausible range: manifest\\.json: ` +
+            `field plausibleRangeMl: found \\[1, ${max}\\] mL; expected a range that contains`,
+        ),
+      );
+      const result = await gate.result;
+      assert.equal(result.passed, false, 'the gate fails');
+      assert.equal(result.passed ? null : result.code, 'test_vector_failed');
+    } finally {
+      await engine.close();
     }
   });
 });

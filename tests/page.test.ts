@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { Hono } from 'hono';
 import type { Browser, Page } from 'playwright-core';
 
 import { CaptureService } from '../src/capture/index.ts';
@@ -15,6 +16,7 @@ import { silentLogger } from '../src/core/log.ts';
 import { Daemon } from '../src/daemon.ts';
 import { createHttpApp, serveStatus, type StatusSnapshot } from '../src/http/index.ts';
 import { MESSAGES } from '../src/http/messages.ts';
+import { parseManifest } from '../src/inference/manifest.ts';
 import { WorkflowEventBus } from '../src/workflow/events.ts';
 import { launchChromium, readableText, scrollsSideways, smallTargets } from './helpers/browser.ts';
 import { freePort } from './helpers/mosquitto.ts';
@@ -25,6 +27,10 @@ const TOKEN = 'page-test-token';
 /** Long enough for the reference model's window of 32 frames at 10 Hz. */
 const RECORD_SECONDS = 3.5;
 const VIEWS = ['ijv', 'scv', 'ivc', 'ca'] as const;
+const REFERENCE_MANIFEST = parseManifest(
+  JSON.parse(readFileSync(join(repoRoot, 'models/reference/manifest.json'), 'utf8')),
+  'models/reference/manifest.json',
+);
 
 /**
  * English catalogue values that must not show when the page is in Chinese: those that differ
@@ -75,8 +81,11 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       providers: ['cpu'],
       mqtt: { url: 'mqtt://127.0.0.1:9' },
       http: { language: 'en' },
+      // The site enters Hb in g/L, so the preoperative Hb is converted to g/dL by the page.
+      clinical: { hemoglobinUnit: 'g/L' },
       workflow: { recordSeconds: RECORD_SECONDS },
-      capture: { source: { kind: 'phantom', view: 'ivc' } },
+      // The carotid clip, because the ca view must pulse. The vein views pass on it too.
+      capture: { source: { kind: 'phantom', view: 'ca' } },
     });
     const logger = silentLogger();
     capture = new CaptureService({ capture: config.capture, dataDir, logger });
@@ -104,12 +113,17 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     assert.deepEqual(pageErrors, [], 'script errors on the page');
   });
 
-  /** Runs one case from the new-case form to the stored label, checking `onScreen` on each. */
+  /**
+   * Runs one case from the new-case form to the stored label, checking `onScreen` on each. With
+   * `hbPreopGL` the preoperative Hb is entered in g/L, which puts the patient in the population.
+   */
   async function runCase(
     caseId: string,
     language: 'en' | 'zh-CN',
     onScreen: (screen: string) => Promise<void>,
+    hbPreopGL?: string,
   ): Promise<void> {
+    const text = MESSAGES[language];
     await page.getByTestId('case-id').waitFor();
     await onScreen('new case');
     await screenshot(page, `${language}-1-new-case`);
@@ -121,6 +135,17 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.locator('#weightKg').fill('68,5');
     await page.locator('#ageYears').fill('47');
     await page.getByTestId('sex-female').check();
+    if (hbPreopGL !== undefined) {
+      // A value outside the API's range is rejected with the API's own description of the field.
+      await page.getByTestId('hb-preop').fill('400');
+      await page.getByTestId('open-case').click();
+      await page.waitForFunction(
+        () =>
+          (document.querySelector('[data-testid="error-hbPreopGdl"]')?.textContent ?? '') !== '',
+      );
+      assert.match(await page.getByTestId('error-hbPreopGdl').innerText(), /expected a number/);
+      await page.getByTestId('hb-preop').fill(hbPreopGL);
+    }
     await page.locator('#mrn').fill('MRN-000123');
     await page.getByTestId('open-case').click();
     await page.getByTestId('tile-ijv').waitFor();
@@ -177,6 +202,11 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('result').waitFor();
     const bv = await page.getByTestId('bv-ml').innerText();
     assert.match(bv, /\d/, `blood volume ${bv}`);
+    await assertResultCard(language, hbPreopGL !== undefined);
+    assert.equal(
+      await page.getByTestId('delivery-hl7').innerText(),
+      text['hl7.case.not-configured'],
+    );
     await onScreen('estimate');
     await screenshot(page, `${language}-5-estimate`);
     await page.getByTestId('close-case').click();
@@ -191,15 +221,22 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     );
     assert.notEqual(await page.getByTestId('error-hbAfter').innerText(), '');
     await onScreen('label errors');
+    assert.match(await page.getByTestId('error-hbBefore').innerText(), /expected a number/);
     await page.locator('#enteredBy').fill('coordinator-1');
+    await page.getByTestId('label-hb-unit').selectOption('g/dL');
     await page.getByTestId('label-hbBefore').fill('13.2');
     await page.getByTestId('label-hbAfter').fill('10.1');
     await page.getByTestId('label-withdrawnMl').fill('1100');
-    await page.getByTestId('label-equilibrationMinutes').fill('20');
+    // Shorter than the default site minimum of 15 min, so each label carries a warning.
+    await page.getByTestId('label-equilibrationMinutes').fill('10');
     await page.getByTestId('save-label').click();
     await page.getByTestId('label-single-step').waitFor();
     await page.getByTestId('label-continuous-exchange').waitFor();
     assert.equal(await page.getByTestId('error-hbBefore').innerText(), '');
+    assert.match(
+      await page.getByTestId('label-warnings-single-step').innerText(),
+      /equilibration time 10 min is shorter than the site minimum of 15 min/,
+    );
     await onScreen('stored label');
     await screenshot(page, `${language}-7-label`);
 
@@ -216,11 +253,56 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('new-case').click();
   }
 
+  /** Checks the population flag, the intended use, the notices and the units of the result. */
+  async function assertResultCard(language: 'en' | 'zh-CN', hbEntered: boolean): Promise<void> {
+    const text = MESSAGES[language];
+    const population = await page.getByTestId('population').innerText();
+    const reasons = page.getByTestId('population-reasons');
+    if (hbEntered && population === text['result.population.in']) {
+      // Age 47 years, BMI 23.2 kg/m² and Hb 132 g/L = 13.2 g/dL meet every criterion.
+      assert.equal(await reasons.count(), 0);
+    } else if (hbEntered) {
+      // A phantom recording can still give view features outside the training cohort, the one
+      // reason left when the patient meets every criterion; it is shown in the page's language.
+      assert.equal(population, text['result.population.out']);
+      const cohort = language === 'en' ? /training cohort/ : /训练队列/;
+      for (const line of (await reasons.innerText()).split('\n').filter(Boolean)) {
+        assert.match(line, cohort);
+      }
+    } else {
+      assert.equal(population, text['result.population.out']);
+      assert.match(await reasons.innerText(), /preoperative Hb not entered/);
+    }
+    assert.equal(
+      await page.getByTestId('intended-use').innerText(),
+      text[`intendedUse.${REFERENCE_MANIFEST.intendedUse}`],
+    );
+    assert.equal(
+      await page.getByTestId('fixed-notice').innerText(),
+      text[`notice.${REFERENCE_MANIFEST.intendedUse}`],
+    );
+    assert.equal(await page.getByTestId('manifest-notice').innerText(), REFERENCE_MANIFEST.notice);
+    assert.match(await page.getByTestId('bv-kg').innerText(), /^[\d.,]+ mL\/kg$/);
+    assert.match(await page.getByTestId('bv-ml').innerText(), /^[\d.,\s]+ mL$/);
+  }
+
   test('whole case in English', async () => {
     await page.goto(`${url}?token=${TOKEN}`);
     assert.equal(new URL(page.url()).search, '', 'token left in the address');
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     await runCase('page-en-1', 'en', (screen) => checkLayout(page, screen));
+
+    // After a reload the closed case is still reachable from the recent-cases list.
+    await page.reload();
+    await page.getByTestId('recent-page-en-1').click();
+    await page.getByTestId('label-single-step').waitFor();
+    assert.match(await page.getByTestId('bv-ml').innerText(), /\d/);
+    assert.equal(
+      await page.getByTestId('delivery-hl7').innerText(),
+      MESSAGES.en['hl7.case.not-configured'],
+    );
+    await page.getByTestId('save-label').waitFor();
+    await page.getByTestId('new-case').click();
     const status = (await (
       await fetch(new URL('api/status', url), { headers: { authorization: `Bearer ${TOKEN}` } })
     ).json()) as { latestEstimate: { caseId: string } };
@@ -231,10 +313,16 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('case-id').waitFor();
     await page.getByTestId('language-toggle').click();
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
-    await runCase('page-zh-1', 'zh-CN', async (screen) => {
-      await assertChinese(page, screen);
-      await checkLayout(page, screen);
-    });
+    await runCase(
+      'page-zh-1',
+      'zh-CN',
+      async (screen) => {
+        await assertChinese(page, screen);
+        await checkLayout(page, screen);
+        assert.ok(!(await readableText(page)).includes('毫升'), `${screen} mixes unit styles`);
+      },
+      '132',
+    );
     await page.getByTestId('language-toggle').click();
   });
 
@@ -285,6 +373,20 @@ describe('page event stream', { timeout: 60_000 }, () => {
       startedAt: '2025-03-14T08:00:00.000Z',
       capture: { state: captureState, fps: 30 },
     });
+    // The open case as the workflow restores it after a restart during an SCV recording.
+    const restoredCase = {
+      caseId: 'page-restart-1',
+      step: 'idle',
+      activeView: null,
+      covariates: { heightCm: 172, weightKg: 68.5, sex: 'female', ageYears: 47 },
+      requiredViews: ['ijv', 'scv'],
+      missingViews: ['scv'],
+      accepted: {},
+      pendingAttempt: null,
+      estimate: null,
+      notice: 'The scv recording was interrupted by a restart. Record it again.',
+    };
+    const workflowStub = new Hono().get('/', (c) => c.json({ case: restoredCase }));
     const start = async (port: number) => {
       const http = createHttpApp({
         language: 'en',
@@ -293,6 +395,7 @@ describe('page event stream', { timeout: 60_000 }, () => {
         readStatus: snapshot,
         readiness: () => ({ storeOpen: true, modelsLoaded: true, captureState }),
         events: new WorkflowEventBus(silentLogger()),
+        routes: { '/api/workflow': workflowStub },
       });
       const server = await serveStatus(http.app, { host: '127.0.0.1', port });
       return { server, close: http.close };
@@ -308,12 +411,25 @@ describe('page event stream', { timeout: 60_000 }, () => {
         (text) => document.querySelector('[data-testid="connection"]')?.textContent === text,
         MESSAGES.en['connection.live'],
       );
+      const notice = page.getByTestId('case-notice');
+      await notice.waitFor();
+      assert.equal(
+        await notice.innerText(),
+        MESSAGES.en['case.notice.interrupted'].replace('{view}', MESSAGES.en['view.scv.short']),
+      );
       running.close();
       await running.server.close();
       await page.waitForFunction(
         (text) => document.querySelector('[data-testid="connection"]')?.textContent === text,
         MESSAGES.en['connection.reconnecting'],
       );
+      // The last capture state is still shown, marked as not updating.
+      const stale = MESSAGES.en['capture.stale'].replace(
+        '{state}',
+        MESSAGES.en['capture.state.live'],
+      );
+      assert.equal(await chip.innerText(), stale);
+      assert.equal(await chip.getAttribute('data-stale'), 'true');
       captureState = 'frozen';
       running = await start(port);
       await page.waitForFunction(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -284,6 +284,14 @@ test('ensurePhantomClips writes and reuses clips', async () => {
   writeFileSync(join(dir, 'ivc.truth.json'), '{ truncated');
   const repaired = await ensurePhantomClips(dir, options);
   assert.deepEqual(repaired.ivc.truth, clips.ivc.truth);
+
+  // A clip cut short, as by a power loss or a full disk, is generated again.
+  const soundSize = statSync(clips.ijv.path).size;
+  truncateSync(clips.ijv.path, 1000);
+  const regenerated = await ensurePhantomClips(dir, options);
+  assert.equal(statSync(regenerated.ijv.path).size, soundSize, 'the clip has its full size');
+  const { count: ijvFrames } = await decodeFrameCount(regenerated.ijv.path, 160, 120);
+  assert.equal(ijvFrames, 10);
 
   const other = await ensurePhantomClips(dir, { ...options, volumeState: 1.1 });
   assert.notEqual(other.ivc.truth.collapsibilityIndex, clips.ivc.truth.collapsibilityIndex);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
 import type { ScanRecord, ViewResult } from '../src/scan/types.ts';
-import { openDatabase, type Store } from '../src/store/db.ts';
+import { deleteMrn, getMrn, putMrn } from '../src/hl7/mrn-store.ts';
+import { eraseWal, openDatabase, type Store } from '../src/store/db.ts';
 import { enqueue, markSent, outboxStats, peek, recordFailure } from '../src/store/outbox.ts';
 import { countCases, getCase, saveScan } from '../src/store/scans.ts';
 
@@ -154,6 +155,39 @@ describe('openDatabase', () => {
       assert.ok(getCase(second, 'case-reopen'));
     } finally {
       second.close();
+    }
+  });
+
+  test('deleted MRN leaves no bytes', () => {
+    const store = openTempStore('secure-delete');
+    const dbPath = store.path;
+    const mrn = 'MRN-ZX81-4417-QQ';
+    const fileBytes = (): Buffer => {
+      const wal = `${dbPath}-wal`;
+      return Buffer.concat([
+        readFileSync(dbPath),
+        existsSync(wal) ? readFileSync(wal) : Buffer.alloc(0),
+      ]);
+    };
+    try {
+      assert.equal(store.sqlite.pragma('secure_delete', { simple: true }), 1);
+      const now = new Date('2024-05-02T10:00:00Z');
+      putMrn(store.db, 'case-mrn', mrn, now, new Date('2024-05-03T10:00:00Z'));
+      assert.ok(fileBytes().includes(mrn), 'the stored MRN is on disk before the deletion');
+      // A checkpoint moves the page with the MRN into the database file, where the delete must
+      // overwrite it, not only drop it from the b-tree.
+      assert.equal(eraseWal(store), true, 'checkpoint before the deletion completed');
+      assert.ok(readFileSync(dbPath).includes(mrn), 'the MRN reached the database file');
+
+      assert.equal(deleteMrn(store.db, 'case-mrn', 'case-abandoned', now), true);
+      assert.equal(getMrn(store.db, 'case-mrn'), null);
+      assert.equal(eraseWal(store), true, 'checkpoint after the deletion completed');
+      assert.equal(readFileSync(dbPath).includes(mrn), false, 'MRN bytes left in the database');
+      const wal = `${dbPath}-wal`;
+      const walSize = existsSync(wal) ? readFileSync(wal).length : 0;
+      assert.equal(walSize, 0, 'the write-ahead log is truncated');
+    } finally {
+      store.close();
     }
   });
 

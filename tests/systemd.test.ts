@@ -156,7 +156,9 @@ describe('systemd units', () => {
     assert.equal(one('ProtectSystem'), 'strict');
     assert.equal(one('ProtectHome'), 'yes');
     assert.equal(one('PrivateTmp'), 'yes');
-    assert.deepEqual(settings.get('ReadWritePaths'), ['/var/lib/bv-edge']);
+    // config-set renames a new config.yaml into /etc/bv-edge; secret files stay read-only.
+    assert.deepEqual(settings.get('ReadWritePaths'), ['/var/lib/bv-edge', '/etc/bv-edge']);
+    assert.deepEqual(settings.get('ReadOnlyPaths'), ['-/etc/bv-edge/secrets']);
     assert.equal(one('DevicePolicy'), 'closed');
     const devices = settings.get('DeviceAllow') ?? [];
     for (const device of ['char-video4linux rw', '/dev/nvmap rw', 'char-nvidia-frontend rw']) {
@@ -202,6 +204,9 @@ describe('Jetson install script', () => {
     assert.match(out, /Node v20\.|NodeSource/);
     assert.match(out, /bv-edge\.service/);
     assert.match(out, /\/etc\/bv-edge\/config\.yaml/);
+    assert.match(out, /install -d -m 0770 -o root -g bv-edge \/etc\/bv-edge$/m);
+    assert.match(out, /chmod 0660 \/etc\/bv-edge\/config\.yaml/);
+    assert.match(out, /install -d -m 0750 -o root -g bv-edge \/etc\/bv-edge\/secrets$/m);
     assert.match(out, /dry run finished: \d+ changes would be made/);
     assert.doesNotMatch(out, /install: running: /, 'a dry run runs no change');
     assert.doesNotMatch(out, /systemctl restart/, '--no-start leaves the units stopped');

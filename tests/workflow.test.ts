@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { eq } from 'drizzle-orm';
+import { Hono } from 'hono';
 import { connectAsync } from 'mqtt';
 
 import { decodeClip } from '../src/capture/decode.ts';
@@ -20,6 +21,7 @@ import { InferenceEngine } from '../src/inference/engine.ts';
 import { ensurePhantomClips, type PhantomClipFile } from '../src/phantom/index.ts';
 import { getCase, openDatabase, outboxStats, type Store } from '../src/store/index.ts';
 import { workflowCases } from '../src/store/schema.ts';
+import { createWorkflowApi } from '../src/workflow/api.ts';
 import type { WorkflowEvent } from '../src/workflow/events.ts';
 import { WorkflowService } from '../src/workflow/service.ts';
 import { WorkflowSettingsSchema, type WorkflowSettings } from '../src/workflow/settings.ts';
@@ -389,6 +391,14 @@ describe('quality failures keep case open', () => {
     );
   });
 
+  test('carotid without pulsation', async () => {
+    // The IVC phantom breathes but does not pulse with the heart.
+    await source.play(phantom.ivc.path);
+    await expectFailure('no_pulsation', /No heart-rate pulsation was found in the ca lumen/, () =>
+      workflow.recordView('ca'),
+    );
+  });
+
   test('source not live', async () => {
     source.pause();
     await assertRejects(workflow.recordView('ca'), 'source_not_live', /no video signal/);
@@ -463,7 +473,7 @@ test('invalid transitions rejected', async () => {
     await assertRejects(
       workflow.startRecording('ijv', { depthCm: 0 }),
       'invalid_request',
-      /Invalid depth 0 cm/,
+      /Invalid depthCm 0: expected a number 1–30 cm\./,
     );
 
     await source.play(phantom.ijv.path);
@@ -605,6 +615,97 @@ test('optional views are masked', async (t) => {
 });
 
 /** Any response body of the workflow API. */
+test('workflow API names invalid fields', async () => {
+  const source = new FileFrameSource({ speed: SPEED });
+  const { store, workflow } = await startWorkflow(tempDb(), source);
+  const app = new Hono();
+  app.route('/api/workflow', createWorkflowApi(workflow, logger));
+  const post = async (path: string, body: unknown) => {
+    const response = await app.request(`/api/workflow${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as ApiBody };
+  };
+  try {
+    for (const path of ['/api/workflow', '/api/workflow/']) {
+      const response = await app.request(path);
+      assert.equal(response.status, 200, `GET ${path}`);
+      assert.deepEqual(await response.json(), { case: null }, `GET ${path}`);
+    }
+
+    const caseCases: [Record<string, unknown>, string, string][] = [
+      [{ heightCm: undefined }, 'heightCm', 'required, a number 100–250 cm'],
+      [{ weightKg: undefined }, 'weightKg', 'required, a number 25–300 kg'],
+      [{ sex: undefined }, 'sex', 'required, "female" or "male"'],
+      [{ heightCm: 1.72 }, 'heightCm', 'expected a number 100–250 cm'],
+      [{ hbPreopGdl: 0 }, 'hbPreopGdl', 'expected a number above 0 and at most 25 g/dL'],
+    ];
+    for (const [change, field, detail] of caseCases) {
+      const { status, body } = await post('/case', { caseId: 'api-2', ...PATIENT, ...change });
+      assert.equal(status, 400, JSON.stringify(change));
+      assert.deepEqual(body.errors, [{ field, code: body.errors?.[0]?.code, detail }]);
+      assert.equal(body.detail, `Invalid request body: ${field}: ${detail}.`);
+    }
+    const unknownKey = await post('/case', { caseId: 'api-2', ...PATIENT, name: 'Jane Doe' });
+    assert.equal(
+      unknownKey.body.detail,
+      'Invalid request body: name: Unrecognized key "name": remove it.',
+    );
+
+    const recordingCases: [Record<string, unknown>, string, string][] = [
+      [{ durationS: 100000 }, 'durationS', 'expected a number above 0 and at most 60 s'],
+      [{ durationS: 0 }, 'durationS', 'expected a number above 0 and at most 60 s'],
+      [{ depthCm: 500 }, 'depthCm', 'expected a number 1–30 cm'],
+      [{ depthCm: 0.5 }, 'depthCm', 'expected a number 1–30 cm'],
+      [{ depthCm: 0 }, 'depthCm', 'expected a number 1–30 cm'],
+      [{ mmPerPixel: 0 }, 'mmPerPixel', 'expected a number above 0 and at most 5 mm'],
+      [{ seed: { x: -5, y: 10 } }, 'seed.x', 'expected a number of pixels, 0 or more'],
+    ];
+    for (const [change, field, detail] of recordingCases) {
+      const { status, body } = await post('/recording', { view: 'ijv', ...change });
+      assert.equal(status, 400, JSON.stringify(change));
+      assert.equal(body.errors?.length, 1, JSON.stringify(body));
+      assert.equal(body.errors?.[0]?.field, field);
+      assert.equal(body.errors?.[0]?.detail, detail);
+    }
+
+    await workflow.openCase({ caseId: 'api-2', ...PATIENT });
+    await source.play(phantom.ijv.path);
+    const { frames } = await decodeClip(phantom.ijv.path);
+    const { width, height } = frames[0]!;
+    await new Promise<void>((resolve) => {
+      const unsubscribe = source.subscribe(() => {
+        unsubscribe();
+        resolve();
+      });
+    });
+    const outside = await post('/recording', { view: 'ijv', seed: { x: 5, y: 99999 } });
+    assert.equal(outside.status, 400);
+    assert.equal(
+      outside.body.detail,
+      `Invalid seed (5, 99999): it lies outside the ${width}×${height} video frame. ` +
+        `Give x 0–${width - 1} and y 0–${height - 1} pixels, or leave the seed out.`,
+    );
+    assert.equal(workflow.snapshot()?.step, 'idle');
+
+    // The reference model's window is 32 frames at 10 Hz, so a shorter recording cannot pass.
+    const short = await post('/recording', { view: 'ijv', durationS: 3 });
+    assert.equal(short.status, 400);
+    assert.equal(
+      short.body.detail,
+      'Invalid durationS 3: the quality check needs at least 3.2 s for this view. ' +
+        'Record for 3.2 s or longer.',
+    );
+    assert.equal(workflow.snapshot()?.step, 'idle');
+  } finally {
+    source.stop();
+    await workflow.stop();
+    store.close();
+  }
+});
+
 interface ApiBody {
   case?: CaseSnapshot | null;
   record?: ScanRecord;

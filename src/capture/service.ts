@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { CaptureConfig } from '../config/index.ts';
 import type { CaptureState, FrameSource, TimedFrame } from '../core/frames.ts';
 import type { GrayFrame, Rect } from '../core/image.ts';
-import type { Logger } from '../core/log.ts';
+import { subsystemLogger, type Logger } from '../core/log.ts';
 import { ensurePhantomClips } from '../phantom/index.ts';
 import { AutoImageArea } from './area-tracker.ts';
 import { monotonicSeconds } from './clock.ts';
@@ -11,6 +11,7 @@ import { FrameRing } from './frame-ring.ts';
 import { chooseImageArea } from './image-area.ts';
 import { buildWorkerPlan, type ResolvedSource } from './pipeline.ts';
 import { SignalMonitor, type SignalCondition } from './signal-monitor.ts';
+import { explainCaptureFailure, type FailedSource } from './source-checks.ts';
 import { CaptureSupervisor, type SupervisorEvent } from './supervisor.ts';
 import type { WorkerStats } from './worker-protocol.ts';
 
@@ -82,10 +83,12 @@ export class CaptureService implements FrameSource {
   private warnedAreaOutside = false;
   private starting = false;
   private listenerFailures = 0;
+  /** The file capture reads, for failure reasons; set by start(). */
+  private failedSource: FailedSource = { file: null, phantom: false };
 
   constructor(private readonly options: CaptureServiceOptions) {
     const { capture } = options;
-    this.logger = options.logger.child({ subsystem: 'capture' });
+    this.logger = subsystemLogger(options.logger, 'capture');
     this.ring = new FrameRing(capture.ringSeconds, capture.ringMaxMegabytes * 1024 * 1024);
     this.monitor = new SignalMonitor(capture);
     this.autoArea = new AutoImageArea(capture.imageAreaRefreshSeconds, this.logger, (area) =>
@@ -107,6 +110,10 @@ export class CaptureService implements FrameSource {
       this.starting = false;
     }
     this.resetRun();
+    this.failedSource = {
+      file: source.kind === 'file' ? source.path : null,
+      phantom: this.options.capture.source.kind === 'phantom',
+    };
     const plan = buildWorkerPlan(source, {
       queueFrames: this.options.capture.queueFrames,
       heartbeatMs: HEARTBEAT_MS,
@@ -298,7 +305,7 @@ export class CaptureService implements FrameSource {
     );
     // A stall is a lost signal, which the no-signal check reports; the restart is routine.
     if (event.stalled) return;
-    this.setState('error', event.reason.replace(/\.$/, ''));
+    this.setState('error', explainCaptureFailure(event.code, event.reason, this.failedSource));
   }
 
   /**

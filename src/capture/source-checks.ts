@@ -61,3 +61,32 @@ function isCharacterDevice(path: string): boolean {
     return false;
   }
 }
+
+/** The source that failed, as the capture service resolved it from the config. */
+export interface FailedSource {
+  /** The video file GStreamer read, or null for a device or stream. */
+  file: string | null;
+  /** True when the file is a generated phantom clip rather than capture.source.path. */
+  phantom: boolean;
+}
+
+/**
+ * Adds the video file and the fix to a GStreamer error about a file source, because GStreamer
+ * names only its element (e.g. "This file contains no playable streams (element qtdemux0)").
+ * Failures of other sources, and messages that already name a config key, are returned unchanged.
+ */
+export function explainCaptureFailure(code: string, reason: string, source: FailedSource): string {
+  const text = reason.replace(/\.$/, '');
+  if (source.file === null || code === 'capture_file_not_found') return text;
+  if (code !== 'pipeline_error' && code !== 'capture_process_exited') return text;
+  if (source.phantom) {
+    return (
+      `${text}, reading the phantom clip ${source.file}. The clip is damaged; restart bv-edge ` +
+      'and it checks the clips and generates damaged ones again'
+    );
+  }
+  return (
+    `${text}, reading ${source.file}. Check that capture.source.path names a complete, playable ` +
+    'video file'
+  );
+}

@@ -249,7 +249,7 @@ export class CaptureSupervisor {
       return this.options.onEvent({ type: 'ended' });
     }
     if (code === EXIT_RECYCLE) {
-      this.options.logger.info('capture process replaced after its pipeline limit');
+      this.options.logger.info('capture process replaced after its pipeline or memory limit');
       return this.spawn();
     }
     if (ranS >= STABLE_RUN_S) this.backoff.reset();

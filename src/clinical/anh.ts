@@ -294,11 +294,21 @@ function readHemoglobin(
   const gdl = hemoglobinToGdl(value, unit);
   const { min, max } = ANH_LIMITS.hemoglobinGdl;
   if (gdl < min || gdl > max) {
-    const range = `${formatInUnit(min, unit)}–${formatInUnit(max, unit)} ${unit}`;
-    problems.push(`Invalid ${field} ${value} ${unit}: expected ${range}.`);
+    problems.push(`Invalid ${field} ${value} ${unit}: expected ${hemoglobinRangeText(unit)}.`);
     return undefined;
   }
   return gdl;
+}
+
+/**
+ * Formats the accepted Hb range in `unit`, with the g/dL range after it for other units, e.g.
+ * "3–25 g/dL" or "1.86–15.51 mmol/L (3–25 g/dL)".
+ */
+export function hemoglobinRangeText(unit: HemoglobinUnit): string {
+  const { min, max } = ANH_LIMITS.hemoglobinGdl;
+  const inGdl = `${min}–${max} g/dL`;
+  if (unit === 'g/dL') return inGdl;
+  return `${formatInUnit(min, unit)}–${formatInUnit(max, unit)} ${unit} (${inGdl})`;
 }
 
 function formatInUnit(valueGdl: number, unit: HemoglobinUnit): string {
@@ -497,10 +507,39 @@ function readExtras(record: AnhRecord, problems: string[]): Extras {
 
 function collectWarnings(inputs: AnhInputsCanonical, minEquilibrationMinutes: number): string[] {
   return [
+    hemoglobinWarning('hbBefore', inputs.hbBeforeGdl, inputs.hbUnitEntered),
+    hemoglobinWarning('hbAfter', inputs.hbAfterGdl, inputs.hbUnitEntered),
     equilibrationWarning(inputs.equilibrationMinutes, minEquilibrationMinutes),
     bleedingWarning(inputs.bleedingMl),
     replacementWarning(inputs),
   ].filter((warning): warning is string => warning !== undefined);
+}
+
+/**
+ * Hb limits above which an entered value more likely has the wrong unit than a real patient
+ * behind it. 18 g/dL lies above the WHO 2016 polycythaemia vera threshold (16.5 g/dL in men,
+ * 16.0 g/dL in women; Arber et al., Blood 2016;127:2391). 12 mmol/L is 19.3 g/dL, while Hb
+ * values typed in g/dL are mostly 7–17, so an mmol/L value above 12 was likely typed in g/dL.
+ */
+const SUSPICIOUS_HB = { gdl: 18, mmolL: 12 } as const;
+
+function hemoglobinWarning(field: string, gdl: number, unit: HemoglobinUnit): string | undefined {
+  const entered = hemoglobinFromGdl(gdl, unit);
+  const enteredText = `${field} ${formatInUnit(gdl, unit)} ${unit}`;
+  if (unit === 'mmol/L' && entered > SUSPICIOUS_HB.mmolL) {
+    return (
+      `${enteredText} (${gdl.toFixed(1)} g/dL) is above ${SUSPICIOUS_HB.mmolL} mmol/L and looks like ` +
+      'a value in g/dL. Check the Hb unit and enter the record again if it is wrong.'
+    );
+  }
+  if (gdl > SUSPICIOUS_HB.gdl) {
+    const converted = unit === 'g/dL' ? '' : ` (${gdl.toFixed(1)} g/dL)`;
+    return (
+      `${enteredText}${converted} is above ${SUSPICIOUS_HB.gdl} g/dL, which is rare. Check the value ` +
+      'and the Hb unit.'
+    );
+  }
+  return undefined;
 }
 
 function equilibrationWarning(minutes: number | undefined, minimum: number): string | undefined {

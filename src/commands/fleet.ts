@@ -38,7 +38,8 @@ fleet options:
   --key-file FILE        PEM client key
   --site SITE            only this site (default: every site)
   --root PREFIX          topic prefix above the sites (default bv-edge/v1)
-  --wait-ms N            how long to collect retained messages, ms (default 1500)
+  --wait-ms N            how long to collect retained messages, ms (default 1500); watch DEVICE
+                         warns when no retained status of DEVICE arrived in that time
   --timeout-ms N         how long request waits for the response, ms (default 10000)
   --count N              watch: stop after N messages (default: until Ctrl-C)
   --json                 print JSON instead of text
@@ -70,6 +71,12 @@ const DEFAULT_ROOT = 'bv-edge/v1';
 const DEFAULT_WAIT_MS = 1500;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** Where warnings go, and a signal that ends `watch` like Ctrl-C does. */
+interface ActionContext {
+  err: Output;
+  signal?: AbortSignal;
+}
+
 /**
  * Runs `bv-edge fleet ACTION`, the engineer's console over the fleet's broker. Exit codes: 0
  * done, 1 a failed request, a timeout or an unreachable broker, 2 an invalid command line.
@@ -78,6 +85,7 @@ export async function fleetCommand(
   args: string[],
   logger: Logger,
   out: Output = process.stdout,
+  context: ActionContext = { err: process.stderr },
 ): Promise<number> {
   const [action, ...rest] = args;
   if (action === '--help' || action === 'help') {
@@ -97,7 +105,7 @@ export async function fleetCommand(
   checkValues(action!, values, positionals);
   const client = await connectClient(values, logger);
   try {
-    return await run(client, values, positionals, out);
+    return await run(client, values, positionals, out, context);
   } finally {
     await client.endAsync();
   }
@@ -108,6 +116,7 @@ type Action = (
   values: Values,
   positionals: string[],
   out: Output,
+  context: ActionContext,
 ) => Promise<number>;
 
 const ACTIONS: Record<string, Action> = {
@@ -202,7 +211,13 @@ async function requestAction(client: MqttClient, values: Values, args: string[],
   return response.status === 'ok' ? 0 : 1;
 }
 
-async function watchAction(client: MqttClient, values: Values, args: string[], out: Output) {
+async function watchAction(
+  client: MqttClient,
+  values: Values,
+  args: string[],
+  out: Output,
+  context: ActionContext,
+) {
   const count = values.count === undefined ? null : positiveInteger(values.count, '--count', 1);
   let site = values.site === undefined ? null : checkLevel('site', values.site);
   let device: string | null = null;
@@ -214,7 +229,20 @@ async function watchAction(client: MqttClient, values: Values, args: string[], o
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
+  context.signal?.addEventListener('abort', onSignal, { once: true });
   let seen = 0;
+  let statusSeen = false;
+  let retainedTimer: NodeJS.Timeout | undefined;
+  // A device that never published has no retained status, which also happens for a typo in
+  // its name, so say so once the broker has had time to send retained messages.
+  const warnIfUnknown = (): void => {
+    if (device === null || statusSeen || stop.signal.aborted) return;
+    const name = `${site ?? '+'}/${device}`;
+    context.err.write(
+      `bv-edge: warning: no retained status for device ${name} after ${waitMs(values)} ms; ` +
+        'check the name with bv-edge fleet devices. Still watching.\n',
+    );
+  };
   try {
     await watchDevices(
       client,
@@ -222,14 +250,18 @@ async function watchAction(client: MqttClient, values: Values, args: string[], o
       { site, device },
       (message) => {
         if (stop.signal.aborted) return;
+        if (message.kind === 'status') statusSeen = true;
         out.write(`${values.json ? JSON.stringify(message) : describeMessage(message)}\n`);
         seen += 1;
         if (count !== null && seen >= count) stop.abort();
       },
       stop.signal,
+      () => (retainedTimer = setTimeout(warnIfUnknown, waitMs(values))),
     );
   } finally {
+    clearTimeout(retainedTimer);
     process.off('SIGINT', onSignal);
+    context.signal?.removeEventListener('abort', onSignal);
   }
   return 0;
 }

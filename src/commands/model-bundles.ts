@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { loadConfig, type Config } from '../config/index.ts';
@@ -74,6 +74,28 @@ async function readInput(path: string, what: string): Promise<Buffer> {
   }
 }
 
+/** Writes an output file; a failure (missing folder, no permission) names the path and the fix. */
+async function writeOutput(
+  path: string,
+  data: string | Uint8Array,
+  what: string,
+  options: { mode?: number; flag?: string } = {},
+): Promise<void> {
+  try {
+    await writeFile(path, data, options);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    const fix =
+      code === 'ENOENT'
+        ? `the folder ${dirname(path)} does not exist; create it or choose another path`
+        : 'choose a path in a folder you can write to';
+    throw new BvEdgeError('file_unwritable', `Cannot write ${what} ${path} (${code}): ${fix}.`, {
+      value: path,
+      cause,
+    });
+  }
+}
+
 async function readPrivateKey(path: string) {
   return parsePrivateKey((await readInput(path, 'private key')).toString('utf8'), path);
 }
@@ -88,7 +110,7 @@ async function pack(args: string[]): Promise<number> {
   const out = resolve(requireOption(values, 'out', 'pack'));
   const key = typeof values.key === 'string' ? await readPrivateKey(values.key) : undefined;
   const archive = await packBundle(resolve(positionals[0]!), key);
-  await writeFile(out, archive);
+  await writeOutput(out, archive, 'bundle archive');
   const signed = key ? 'signed' : 'unsigned (sign it with bv-edge model sign before shipping)';
   process.stdout.write(`${out}: ${archive.length} bytes, ${signed}\n`);
   return 0;
@@ -106,7 +128,7 @@ async function sign(args: string[], config: () => Config): Promise<number> {
   const archive = await readInput(input, 'bundle archive');
   const signed = signArchive(archive, key, config().models.maxBundleMb * 2 ** 20);
   const out = typeof values.out === 'string' ? resolve(values.out) : input;
-  await writeFile(out, signed);
+  await writeOutput(out, signed, 'bundle archive');
   process.stdout.write(`${out}: signed with key ${keyIdOf(createPublicKey(key))}\n`);
   return 0;
 }
@@ -126,8 +148,8 @@ async function keygen(args: string[]): Promise<number> {
     }
   }
   const { privatePem, publicPem, keyId } = generateSigningKey();
-  await writeFile(privatePath, privatePem, { mode: 0o600, flag: 'wx' });
-  await writeFile(publicPath, publicPem, { mode: 0o644, flag: 'wx' });
+  await writeOutput(privatePath, privatePem, 'private key', { mode: 0o600, flag: 'wx' });
+  await writeOutput(publicPath, publicPem, 'public key', { mode: 0o644, flag: 'wx' });
   const raw = publicKeyBase64(createPublicKey(publicPem));
   process.stdout.write(
     `key id ${keyId}\nprivate key ${privatePath} (mode 0600; keep it off the carts)\n` +
@@ -151,6 +173,7 @@ async function openManager(
       config,
       store,
       logger: logger.child({ subsystem: 'models' }),
+      quietEvents: true,
     });
     await manager.open();
     return { manager, store };
@@ -187,6 +210,10 @@ async function install(args: string[], logger: Logger): Promise<number> {
   const { values, positionals } = parse('install', args, options, 1);
   const archive = await readInput(resolve(positionals[0]!), 'bundle archive');
   return withManager(values.config, logger, async (manager) => {
+    let activationFailure = 'see the log';
+    manager.events.on((type, data) => {
+      if (type === 'model-activation-failed') activationFailure = String(data.reason);
+    });
     const outcome = await manager.installBytes(archive, 'file', {
       actor: cliActor(),
       activate: values.activate === true,
@@ -194,7 +221,7 @@ async function install(args: string[], logger: Logger): Promise<number> {
     const state = outcome.alreadyInstalled ? 'was installed already' : 'installed';
     let line = `${outcome.name} ${outcome.version} ${state} (signed by key ${outcome.keyId})`;
     if (outcome.activation === 'activated') line += `; active. ${NEXT_START}`;
-    if (outcome.activation === 'failed') line += '; activation failed, see the log';
+    if (outcome.activation === 'failed') line += `; activation failed: ${activationFailure}`;
     process.stdout.write(`${line}\n`);
     return outcome.activation === 'failed' ? 1 : 0;
   });

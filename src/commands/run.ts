@@ -3,7 +3,7 @@ import { CaptureService } from '../capture/index.ts';
 import type { Logger } from '../core/log.ts';
 import { Daemon, type DaemonOptions } from '../daemon.ts';
 import type { LogRing } from '../fleet/log-ring.ts';
-import { SystemdNotifier } from '../ops/index.ts';
+import { acquireInstanceLock, SystemdNotifier } from '../ops/index.ts';
 import { WorkflowSettingsSchema, type WorkflowSettings } from '../workflow/settings.ts';
 import { parseCommandLine, type CommandContext } from './common.ts';
 
@@ -44,12 +44,28 @@ async function runWithCapture(
   logLines: LogRing | null,
 ): Promise<number> {
   const config = loadConfig({}, { file: configFile });
-  const secrets = await readSecrets(config, logger.child({ subsystem: 'config' }));
-  const capture = new CaptureService({
-    capture: config.capture,
-    dataDir: config.dataDir,
-    logger: logger.child({ subsystem: 'capture' }),
+  // The lock comes before anything opens the data folder, the broker or the HTTP port, so a second
+  // daemon on the same config leaves the running one alone.
+  const lock = acquireInstanceLock(config.dataDir, {
+    logger: logger.child({ subsystem: 'daemon' }),
   });
+  try {
+    return await runLocked(config, configFile, logger, notifier, logLines);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  config: Config,
+  configFile: string | undefined,
+  logger: Logger,
+  notifier: SystemdNotifier,
+  logLines: LogRing | null,
+): Promise<number> {
+  const secrets = await readSecrets(config, logger.child({ subsystem: 'config' }));
+  // CaptureService names its own subsystem on the logger.
+  const capture = new CaptureService({ capture: config.capture, dataDir: config.dataDir, logger });
   // Capture starts before the daemon, and the daemon's ordered shutdown stops it first. The second
   // stop in `finally` covers a failed start and does nothing after a clean one.
   await capture.start();

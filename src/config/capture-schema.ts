@@ -98,7 +98,12 @@ const PhantomSource = z
     kind: z
       .literal('phantom')
       .describe('Synthetic B-mode clips of one phantom patient, generated under dataDir/phantom.'),
-    view: setting(z.enum(VIEW_NAMES), 'ivc', 'Vessel view whose clip is played.'),
+    view: setting(
+      z.enum(VIEW_NAMES),
+      'ca',
+      'Vessel view whose clip is played; the pulsing carotid clip passes the quality check of ' +
+        'every view, while the carotid view fails on a vein clip (no pulsation).',
+    ),
     loop: setting(z.boolean(), true, 'Play the clip again from the start when it ends.'),
     realTime: setting(z.boolean(), true, 'Deliver frames at the clip frame rate.'),
   })

@@ -58,9 +58,15 @@ export function overridesFromEnv(schema: z.ZodType, env: Environment): EnvOverri
 function applyVariable(schema: z.ZodType, name: string, raw: string, result: EnvOverrides): void {
   const resolved = resolveKeyPath(schema, name.slice(ENV_PREFIX.length).split(ENV_SEPARATOR));
   if (!resolved) {
+    const closest = closestVariableName(schema, name);
     result.problems.push({
       path: name,
-      message: 'no config key matches this environment variable; run `bv-edge config defaults`',
+      message:
+        closest === null
+          ? 'no config key matches this environment variable; run `bv-edge config defaults` ' +
+            'for the keys'
+          : `no config key matches this environment variable; did you mean ${closest}? Each ` +
+            'camelCase word of a key is its own underscore-separated segment',
       value: raw,
       variable: name,
     });
@@ -102,6 +108,48 @@ function resolveKeyPath(
     current = next;
   }
   return path.length === 0 ? null : { path, schemas: current };
+}
+
+/**
+ * Returns the variable name of the config key closest to `name`: the one that differs only in
+ * underscores and case, or else the one within a few letters of it; null when none is near.
+ */
+function closestVariableName(schema: z.ZodType, name: string): string | null {
+  const squeeze = (text: string): string => text.replaceAll('_', '').toUpperCase();
+  const wanted = squeeze(name);
+  let best: { name: string; distance: number } | null = null;
+  for (const path of keyPaths(schema, [])) {
+    const candidate = envVariableName(path);
+    const distance = editDistance(wanted, squeeze(candidate));
+    if (best === null || distance < best.distance) best = { name: candidate, distance };
+  }
+  // A few typing slips; a larger distance would suggest an unrelated key.
+  return best !== null && best.distance <= 3 ? best.name : null;
+}
+
+/** Lists the key path of every key under `schema`, objects included. */
+function keyPaths(schema: z.ZodType, prefix: string[]): string[][] {
+  const paths: string[][] = [];
+  for (const [key, children] of childKeys(schema)) {
+    const path = [...prefix, key];
+    paths.push(path);
+    for (const child of children) paths.push(...keyPaths(child, path));
+  }
+  return paths;
+}
+
+/** Levenshtein distance: the fewest single-character insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** Reads a variable's text as the key's type; YAML flow syntax gives arrays and objects. */

@@ -55,6 +55,7 @@ export function resolveConfig(sources: ConfigSources = {}): LoadedConfig {
     const versionReported = problems.some((problem) => problem.path === 'version');
     const schemaProblems = problemsFromIssues(parsed.error.issues);
     problems.push(...schemaProblems.filter((p) => !(versionReported && p.path === 'version')));
+    problems.push(...crossFieldProblems(merged, problems));
   }
   if (problems.length > 0 || !parsed.success) {
     throw configError(describeSources(sources.file, envNames.filter(Boolean)), problems);
@@ -77,6 +78,47 @@ export function loadConfig(
   options: { file?: string; env?: Environment } = {},
 ): Config {
   return resolveConfig({ ...options, overrides }).config;
+}
+
+/**
+ * Returns the problems of cross-field checks that zod skipped. zod runs an object's refinements
+ * only when every key inside it is valid, so a missing hl7.host or http.tokenFile would show up
+ * only after the other keys were fixed. This parses again with every reported key removed, so
+ * that the defaults stand in for them, and keeps the problems at paths not reported yet.
+ */
+function crossFieldProblems(
+  merged: Record<string, unknown>,
+  reported: readonly ConfigProblem[],
+): ConfigProblem[] {
+  const pruned = structuredClone(merged);
+  const removed = reported.map((problem) => removePath(pruned, problem.path.split('.')));
+  const parsed = ConfigSchema.safeParse(pruned, { reportInput: true });
+  if (parsed.success) return [];
+  const overlaps = (path: string, other: string): boolean =>
+    path === other || path.startsWith(`${other}.`) || other.startsWith(`${path}.`);
+  return problemsFromIssues(parsed.error.issues).filter(
+    (problem) =>
+      problem.path !== '' && !removed.some((path) => path !== '' && overlaps(problem.path, path)),
+  );
+}
+
+/**
+ * Deletes the key at `path` from `root`. A path into an array deletes the whole array. Returns
+ * the dotted path of the key deleted, or of the first key found absent, and '' for an empty path.
+ */
+function removePath(root: Record<string, unknown>, path: readonly string[]): string {
+  let parent: Record<string, unknown> = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    if (key === '' || !Object.hasOwn(parent, key)) return path.slice(0, i + 1).join('.');
+    const value = parent[key];
+    if (i === path.length - 1 || Array.isArray(value) || !isPlainObject(value)) {
+      delete parent[key];
+      return path.slice(0, i + 1).join('.');
+    }
+    parent = value;
+  }
+  return '';
 }
 
 function describeSources(file: string | undefined, envNames: readonly string[]): string {

@@ -43,9 +43,19 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): ConfigP
       });
       continue;
     }
+    if (issue.code === 'custom' && (issue.input === undefined || isPlainObject(issue.input))) {
+      // A cross-field check names the values it compared in its message. Its input is the
+      // whole object it checked, which would only repeat the config.
+      problems.push({ path: joinPath(issue.path), message: issue.message });
+      continue;
+    }
     problems.push({ path: joinPath(issue.path), message: issue.message, value: issue.input });
   }
   return problems;
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Formats the value found for a message; values under secret-looking keys are hidden. */

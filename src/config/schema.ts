@@ -260,9 +260,16 @@ export const ConfigSchema = z
       'Care of the SQLite store: checkpoints, retention, disk-space floor, backups.',
     ),
   })
-  .refine((config) => isLoopback(config.http.host) || config.http.tokenFile !== undefined, {
-    message: 'serving on a non-loopback address needs tokenFile, so that the API is not open',
-    path: ['http', 'tokenFile'],
+  .superRefine((config, context) => {
+    if (isLoopback(config.http.host) || config.http.tokenFile !== undefined) return;
+    context.addIssue({
+      code: 'custom',
+      path: ['http', 'tokenFile'],
+      input: undefined,
+      message:
+        `required because http.host ${config.http.host} is not a loopback address, and ` +
+        'without a token file the API would be open to the network',
+    });
   });
 export type Config = z.infer<typeof ConfigSchema>;
 /** A config as it may be written: every key optional. */

@@ -47,12 +47,25 @@ interface SecretFile {
   path: string | undefined;
   /** Whether the content must stay private (a password, token or key, not a certificate). */
   private: boolean;
+  /** Minimum length in characters, for secrets that must resist guessing. */
+  minLength?: number;
 }
+
+/**
+ * Minimum length of the API bearer token, characters. 16 random hex digits carry 64 bits, too
+ * many to guess online. `openssl rand -hex 16` writes 32 hex digits.
+ */
+export const MIN_API_TOKEN_LENGTH = 16;
 
 function secretFiles(config: Config): SecretFile[] {
   return [
     { key: 'mqtt.passwordFile', path: config.mqtt.passwordFile, private: true },
-    { key: 'http.tokenFile', path: config.http.tokenFile, private: true },
+    {
+      key: 'http.tokenFile',
+      path: config.http.tokenFile,
+      private: true,
+      minLength: MIN_API_TOKEN_LENGTH,
+    },
     { key: 'mqtt.tls.caFile', path: config.mqtt.tls.caFile, private: false },
     { key: 'mqtt.tls.certFile', path: config.mqtt.tls.certFile, private: false },
     { key: 'mqtt.tls.keyFile', path: config.mqtt.tls.keyFile, private: true },
@@ -72,14 +85,14 @@ export async function readSecrets(config: Config, logger: Logger): Promise<Secre
     try {
       contents.set(file.key, await readSecretFile(file, logger));
     } catch (cause) {
-      failures.push(`${file.key} ${file.path}: ${(cause as Error).message}`);
+      failures.push(`${file.key} ${file.path}: ${(cause as Error).message}. ${fixHint(file)}`);
     }
   }
   if (failures.length > 0) {
+    const what = failures.length === 1 ? 'a file' : 'files';
     throw new BvEdgeError(
       'secret_file_invalid',
-      `Cannot read ${failures.length === 1 ? 'a secret file' : 'secret files'}:\n  ` +
-        `${failures.join('\n  ')}\nCreate each file with the secret alone and chmod 600 it.`,
+      `Cannot read ${what} that the config names:\n  ${failures.join('\n  ')}`,
       { value: failures },
     );
   }
@@ -96,6 +109,14 @@ export async function readSecrets(config: Config, logger: Logger): Promise<Secre
       key: secret('mqtt.tls.keyFile'),
     },
   };
+}
+
+/** Tells how to provide `file`: a secret alone in a private file, or a PEM certificate. */
+function fixHint(file: SecretFile): string {
+  if (file.private) {
+    return 'Write the secret alone in that file and chmod 600 it, or remove the key from the config.';
+  }
+  return 'Put the PEM certificate at that path, or remove the key from the config.';
 }
 
 async function readSecretFile(file: SecretFile, logger: Logger): Promise<string> {
@@ -118,6 +139,12 @@ async function readSecretFile(file: SecretFile, logger: Logger): Promise<string>
   // A trailing newline is how editors and `echo` end the file, never part of the secret.
   const text = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
   if (text.length === 0) throw new Error('empty');
+  if (file.minLength !== undefined && text.length < file.minLength) {
+    throw new Error(
+      `too short: the token has ${text.length} characters and needs at least ` +
+        `${file.minLength}. Write a random one, e.g. \`openssl rand -hex 16 > ${path}\``,
+    );
+  }
   logger.debug({ key: file.key, file: path }, 'secret file read');
   return text;
 }

@@ -44,6 +44,16 @@ export function createLogger(
   return pino(settings, streams);
 }
 
+/**
+ * Returns a child logger whose lines carry `{ subsystem }`. A logger that already names a
+ * subsystem is returned unchanged, so the caller's name stays. Pino would write a second
+ * `subsystem` key into every line instead of replacing the first.
+ */
+export function subsystemLogger(logger: Logger, subsystem: string): Logger {
+  if (typeof logger.bindings().subsystem === 'string') return logger;
+  return logger.child({ subsystem });
+}
+
 /** Creates a logger that drops everything, for tests that do not read logs. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

@@ -10,7 +10,7 @@ import { appendAudit } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { OutboxMessage } from '../store/outbox.ts';
 import { registerBuiltinCommands, type CommandDeps } from './commands.ts';
-import { applyConfigChange, type ConfigChange } from './config-change.ts';
+import { applyConfigChange, diffConfigs, type ConfigChange } from './config-change.ts';
 import { captureEventType, FLEET_EVENTS } from './events.ts';
 import { buildInfo, summarizeModel, type ModelSource } from './info.ts';
 import type { LatencyRecorder } from './latency.ts';
@@ -75,6 +75,8 @@ export class FleetAgent {
   private readonly cleanups: (() => void)[] = [];
   private readonly running = new Set<Promise<void>>();
   private configChanges: Promise<unknown> = Promise.resolve();
+  /** The capture restart in progress, which later capture-restart requests join. */
+  private captureRestart: Promise<unknown> | null = null;
   private diskLow = false;
   private rejectedWindow = { startedAt: 0, sent: 0, suppressed: 0 };
   private started = false;
@@ -381,8 +383,11 @@ export class FleetAgent {
       running: this.config,
       ...(this.options.env && { env: this.options.env }),
     });
-    // Only the fleet section is read while running; every other key is read at start-up.
-    const restartRequired = result.changedKeys.some((key) => !key.startsWith('fleet.'));
+    // Only the fleet section is read while running; every other key is read at start-up, so a
+    // restart is due while any of them differs from the running config, whatever the file had.
+    const restartRequired = diffConfigs(this.config, result.config).changedKeys.some(
+      (key) => !key.startsWith('fleet.'),
+    );
     appendAudit(this.options.store.db, {
       actor: `fleet:${context.client ?? 'unknown'}`,
       at: new Date().toISOString(),
@@ -413,7 +418,20 @@ export class FleetAgent {
     this.refreshInfo();
   }
 
-  private async restartCapture(context: RequestContext): Promise<unknown> {
+  /**
+   * Restarts capture, or, while a restart runs, waits for that one and returns its result: a
+   * burst of requests restarts the source once instead of once per request.
+   */
+  private restartCapture(context: RequestContext): Promise<unknown> {
+    if (this.captureRestart) return this.captureRestart;
+    const restart = this.runCaptureRestart(context).finally(() => {
+      this.captureRestart = null;
+    });
+    this.captureRestart = restart;
+    return restart;
+  }
+
+  private async runCaptureRestart(context: RequestContext): Promise<unknown> {
     const before = this.options.frameSource.state;
     await this.options.restartCapture!();
     const after = this.options.frameSource.state;

@@ -3,9 +3,12 @@ import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 import { Document, isMap, parseDocument } from 'yaml';
+import type { z } from 'zod';
 
-import { resolveConfig, type Config, type Environment } from '../config/index.ts';
+import { ConfigSchema, resolveConfig, type Config, type Environment } from '../config/index.ts';
+import { childKeys } from '../config/schema-walk.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import { findPatientIdentifier, isPatientIdentifierKey } from './payloads.ts';
 import { redact } from './redact.ts';
 
 export interface ConfigChange {
@@ -31,8 +34,9 @@ export interface ConfigChangeResult {
  * environment overrides. Only a valid file replaces the old one, by rename, so a crash leaves
  * either the old or the new file. YAML comments and key order are kept. The changed keys are
  * measured against what the file gave before, or against `running` when the old file does not
- * load. Throws config_invalid
- * listing every problem with its key path, or config_file_unreadable.
+ * load. Throws config_invalid listing every problem with its key path (never the value of an
+ * unknown or patient identifier key), config_key_not_found for an unset key that does not exist,
+ * config_file_unreadable, or config_not_writable when the folder or file cannot be written.
  */
 export async function applyConfigChange(
   file: string,
@@ -40,6 +44,7 @@ export async function applyConfigChange(
   options: { env?: Environment; running: Config },
 ): Promise<ConfigChangeResult> {
   const env = options.env ?? process.env;
+  checkValues(change.values);
   const original = await readFile(file, 'utf8').catch((cause: unknown) => {
     throw new BvEdgeError(
       'config_file_unreadable',
@@ -48,6 +53,7 @@ export async function applyConfigChange(
     );
   });
   const previous = effectiveConfig(file, env) ?? options.running;
+  checkUnsetKeys(change.unset);
   const text =
     extname(file).toLowerCase() === '.json'
       ? editJson(original, change)
@@ -56,15 +62,86 @@ export async function applyConfigChange(
   const temp = join(dirname(file), `.${randomBytes(6).toString('hex')}.${basename(file)}`);
   let next: Config;
   try {
-    await writeFile(temp, text, { mode: (await stat(file)).mode & 0o777, flag: 'wx' });
+    await writeFile(temp, text, { mode: (await stat(file)).mode & 0o777, flag: 'wx' }).catch(
+      (cause: unknown) => {
+        throw notWritable(file, cause);
+      },
+    );
     next = validate(temp, file, env);
     await syncFile(temp);
-    await rename(temp, file);
+    await rename(temp, file).catch((cause: unknown) => {
+      throw notWritable(file, cause);
+    });
   } finally {
     await rm(temp, { force: true });
   }
   await syncFile(dirname(file)).catch(() => undefined);
   return { config: next, ...diffConfigs(previous, next) };
+}
+
+/** Error codes of a folder or file that this process may not write. */
+const NOT_WRITABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** Turns a permission error into config_not_writable; returns any other error unchanged. */
+function notWritable(file: string, cause: unknown): unknown {
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === undefined || !NOT_WRITABLE_CODES.has(code)) return cause;
+  const folder = dirname(file);
+  return new BvEdgeError(
+    'config_not_writable',
+    `Config file ${file} cannot be changed: the daemon may not write in ${folder} (${code}). ` +
+      `Give the daemon's group write permission on ${folder} and on the file, and, under ` +
+      `systemd, list ${folder} in ReadWritePaths=; deploy/install-jetson.sh sets up both. ` +
+      'The file was left unchanged.',
+    { value: file, cause },
+  );
+}
+
+/** Rejects values under patient identifier keys before anything is written or echoed. */
+function checkValues(values: Record<string, unknown>): void {
+  const found = findPatientIdentifier(values);
+  if (found === null) return;
+  throw new BvEdgeError(
+    'config_invalid',
+    `Config key ${found} names a patient identifier, and the config never holds patient data; ` +
+      'remove it from the request. The file was left unchanged.',
+    { value: found },
+  );
+}
+
+/**
+ * Rejects unsetting `version`, which the loader needs to migrate the file, and any key path that
+ * the config schema does not define, as config-get does.
+ */
+function checkUnsetKeys(keys: readonly string[]): void {
+  for (const key of keys) {
+    if (key === 'version') {
+      throw new BvEdgeError(
+        'config_key_required',
+        'Config key "version" cannot be unset: it tells the loader which migrations the file ' +
+          'needs. Leave it in the file.',
+        { value: key },
+      );
+    }
+    if (!isSchemaKey(key.split('.'))) {
+      throw new BvEdgeError(
+        'config_key_not_found',
+        `Config key ${JSON.stringify(key)} does not exist, so it cannot be unset; run ` +
+          'config-get without a key to list every key.',
+        { value: key },
+      );
+    }
+  }
+}
+
+/** Returns true when the schema, in any variant of a union such as capture.source, has `path`. */
+function isSchemaKey(path: readonly string[]): boolean {
+  let schemas: z.ZodType[] = [ConfigSchema];
+  for (const part of path) {
+    schemas = schemas.flatMap((schema) => childKeys(schema).get(part) ?? []);
+    if (schemas.length === 0) return false;
+  }
+  return true;
 }
 
 /** The config that `file` gives now, or null when it does not load, e.g. after a hand edit. */
@@ -82,13 +159,39 @@ function validate(temp: string, file: string, env: Environment): Config {
   } catch (error) {
     if (!(error instanceof BvEdgeError)) throw error;
     // The loader names the temporary file; the requester knows the real one.
-    throw new BvEdgeError(
-      error.code,
-      error.message.replaceAll(temp, `${file} with the requested change`) +
-        '\nThe file was left unchanged.',
-      { value: error.value, cause: error },
-    );
+    const message =
+      error.code === 'config_invalid' && Array.isArray(error.value)
+        ? describeProblems(`${file} with the requested change`, error.value as ConfigProblemInfo[])
+        : error.message.replaceAll(temp, `${file} with the requested change`);
+    throw new BvEdgeError(error.code, `${message}\nThe file was left unchanged.`, {
+      value: error.value,
+      cause: error,
+    });
   }
+}
+
+/** One entry of a config_invalid error's value, as the config loader builds it. */
+interface ConfigProblemInfo {
+  path: string;
+  message: string;
+  found?: string;
+}
+
+/**
+ * Lists the loader's problems like its own message does, without the value found under an
+ * unknown key or a patient identifier key. A response or log line must not repeat what a
+ * requester typed by mistake, such as a patient's name.
+ */
+function describeProblems(source: string, problems: readonly ConfigProblemInfo[]): string {
+  const lines = problems.map((problem) => {
+    const where = problem.path === '' ? '(top level)' : problem.path;
+    const key = problem.path.split('.').pop() ?? '';
+    const hidden = problem.message.startsWith('unknown key') || isPatientIdentifierKey(key);
+    const found = problem.found === undefined || hidden ? '' : ` (found ${problem.found})`;
+    return `  ${where}: ${problem.message}${found}`;
+  });
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  return `Invalid config from ${source}, ${count}:\n${lines.join('\n')}`;
 }
 
 function editYaml(original: string, change: ConfigChange): string {
@@ -103,7 +206,10 @@ function editYaml(original: string, change: ConfigChange): string {
   const document: Document = parsed.contents === null ? new Document({}) : parsed;
   document.commentBefore = parsed.commentBefore;
   setYamlValues(document, [], change.values);
-  for (const key of change.unset) document.deleteIn(key.split('.'));
+  for (const key of change.unset) {
+    // deleteIn throws when a folder on the path is missing or is not a mapping.
+    if (document.hasIn(key.split('.'))) document.deleteIn(key.split('.'));
+  }
   return document.toString();
 }
 

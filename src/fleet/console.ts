@@ -183,7 +183,7 @@ export async function sendRequest(
 
 /**
  * Streams status, telemetry and events of the devices under `root` to `onMessage` until
- * `signal` aborts.
+ * `signal` aborts. `onSubscribed` runs once the broker has acknowledged the subscription.
  */
 export async function watchDevices(
   client: MqttClient,
@@ -191,6 +191,7 @@ export async function watchDevices(
   filter: { site: string | null; device: string | null },
   onMessage: (message: WatchedMessage) => void,
   signal: AbortSignal,
+  onSubscribed?: () => void,
 ): Promise<void> {
   const prefix = `${root}/${filter.site ?? '+'}/${filter.device ?? '+'}/`;
   const names = [FLEET_TOPICS.status, FLEET_TOPICS.telemetry, FLEET_TOPICS.events];
@@ -211,6 +212,7 @@ export async function watchDevices(
       names.map((name) => prefix + name),
       { qos: 1 },
     );
+    onSubscribed?.();
     if (!signal.aborted) {
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     }

@@ -41,6 +41,8 @@ export interface RequestRouterOptions {
 const MAX_CONCURRENT_REQUESTS = 8;
 /** Bytes searched for a transaction id in a payload that is too large or not JSON. */
 const TRANSACTION_ID_SCAN_BYTES = 4096;
+/** Longest transactionId accepted, characters, as the response payload schema allows. */
+const MAX_TRANSACTION_ID_CHARS = 128;
 const TRANSACTION_ID_PATTERN = /"transactionId"\s*:\s*"((?:[^"\\\n]|\\.){1,128})"/;
 
 /**
@@ -82,6 +84,11 @@ export class RequestRouter {
     return this.routes.delete(command);
   }
 
+  /** The current fleet.maxRequestBytes: the largest request payload accepted, bytes. */
+  maxRequestBytes(): number {
+    return this.options.maxRequestBytes();
+  }
+
   /** Registered command names, sorted. */
   commands(): string[] {
     return [...this.routes.keys()].sort();
@@ -111,6 +118,15 @@ export class RequestRouter {
       );
     }
     const transactionId = readTransactionId(body);
+    const idLength = transactionIdLength(body);
+    if (transactionId === null && idLength > MAX_TRANSACTION_ID_CHARS) {
+      return failure(
+        null,
+        'invalid_transaction_id',
+        `The request's transactionId is longer than ${MAX_TRANSACTION_ID_CHARS} characters ` +
+          `(${idLength}), so no response can be sent; use a shorter id such as a UUID.`,
+      );
+    }
     if (transactionId === null) {
       return failure(
         null,
@@ -238,7 +254,16 @@ function failure(transactionId: string | null, code: string, message: string): R
 function readTransactionId(body: unknown): string | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const id = (body as Record<string, unknown>).transactionId;
-  return typeof id === 'string' && id.length >= 1 && id.length <= 128 ? id : null;
+  return typeof id === 'string' && id.length >= 1 && id.length <= MAX_TRANSACTION_ID_CHARS
+    ? id
+    : null;
+}
+
+/** Characters of the body's transactionId string; 0 when it has none. */
+function transactionIdLength(body: unknown): number {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 0;
+  const id = (body as Record<string, unknown>).transactionId;
+  return typeof id === 'string' ? id.length : 0;
 }
 
 /**

@@ -5,4 +5,11 @@ export {
   type Hl7ServiceOptions,
   type PushDecision,
 } from './service.ts';
-export { toHl7Summary, type Hl7ErrorSummary, type Hl7State, type Hl7Status } from './status.ts';
+export {
+  toHl7Summary,
+  type CaseHl7Delivery,
+  type CaseHl7State,
+  type Hl7ErrorSummary,
+  type Hl7State,
+  type Hl7Status,
+} from './status.ts';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Hl7Config } from '../config/hl7-schema.ts';
 import type { Logger } from '../core/log.ts';
 import type { ScanRecord } from '../scan/types.ts';
-import type { Store } from '../store/db.ts';
+import { eraseWal, type Store } from '../store/db.ts';
 import { parseAck, InvalidAckError, type Acknowledgement } from './ack.ts';
 import { endpointFromConfig } from './endpoint.ts';
 import { buildObservationMessage, withMrn } from './message.ts';
@@ -25,7 +25,13 @@ import {
   recordHl7Failure,
   type Hl7OutboxRow,
 } from './outbox.ts';
-import { readHl7Status, type Hl7ErrorSummary, type Hl7Status } from './status.ts';
+import {
+  readCaseHl7Delivery,
+  readHl7Status,
+  type CaseHl7Delivery,
+  type Hl7ErrorSummary,
+  type Hl7Status,
+} from './status.ts';
 
 export interface Hl7ServiceOptions {
   store: Store;
@@ -165,6 +171,16 @@ export class Hl7Service {
     return readHl7Status(this.options.store.db, {
       sending: this.sending,
       lastError: this.lastError,
+      researchPushAllowed: this.options.config.allowResearchPush,
+    });
+  }
+
+  /** Returns the delivery of one closed case's estimate, for the page. */
+  caseDelivery(record: ScanRecord): CaseHl7Delivery {
+    const estimate = { estimateId: record.estimateId, intendedUse: record.estimate.intendedUse };
+    return readCaseHl7Delivery(this.options.store.db, estimate, {
+      sending: this.sending,
+      researchPushAllowed: this.options.config.allowResearchPush,
     });
   }
 
@@ -295,7 +311,9 @@ export class Hl7Service {
 
   private forgetMrn(caseId: string, reason: MrnDeleteReason): void {
     if (deleteMrn(this.options.store.db, caseId, reason, this.now())) {
-      this.logger.info({ caseId, reason }, 'MRN deleted');
+      // The write-ahead log still has the page with the MRN until it is truncated.
+      const erased = eraseWal(this.options.store);
+      this.logger.info({ caseId, reason, walErased: erased }, 'MRN deleted');
     }
   }
 

@@ -1,6 +1,11 @@
 import type { Hl7Summary } from '../http/types.ts';
 import type { StoreExecutor } from '../store/db.ts';
-import { countPendingHl7, lastAcknowledgedHl7, nextPendingHl7 } from './outbox.ts';
+import {
+  countPendingHl7,
+  findHl7ByEstimate,
+  lastAcknowledgedHl7,
+  nextPendingHl7,
+} from './outbox.ts';
 
 /**
  * State of the HL7 push:
@@ -31,17 +36,19 @@ export interface Hl7Status {
   /** Messages not yet acknowledged. */
   pending: number;
   lastError: Hl7ErrorSummary | null;
+  /** Config hl7.allowResearchPush: whether estimates of bundles not cleared clinically are sent. */
+  researchPushAllowed: boolean;
 }
 
 /** Builds the status from the outbox and the service's in-memory state. */
 export function readHl7Status(
   executor: StoreExecutor,
-  live: { sending: boolean; lastError: Hl7ErrorSummary | null },
+  live: { sending: boolean; lastError: Hl7ErrorSummary | null; researchPushAllowed: boolean },
 ): Hl7Status {
   const pending = countPendingHl7(executor);
   const head = nextPendingHl7(executor);
   const lastError = live.lastError ?? storedError(executor, head);
-  const base = { pending, lastError };
+  const base = { pending, lastError, researchPushAllowed: live.researchPushAllowed };
   if (live.sending) {
     return { ...base, state: 'sending', detail: `Sending message ${head?.controlId ?? ''}.` };
   }
@@ -85,19 +92,64 @@ function storedError(
 /**
  * Maps the push status to the link states of the status page. The push opens one connection per
  * message, so the link state is that of the last attempt: delivered is connected, a failed
- * attempt waiting for its retry is disconnected and a rejection is an error.
+ * attempt waiting for its retry is disconnected and a rejection is an error. Before the first
+ * message the link is idle.
  */
 export function toHl7Summary(status: Hl7Status): Hl7Summary {
-  return { state: SUMMARY_STATE[status.state], detail: status.detail };
+  return {
+    state: SUMMARY_STATE[status.state],
+    detail: status.detail,
+    researchPushAllowed: status.researchPushAllowed,
+  };
 }
 
-// NOTE: the page has no state for "nothing sent yet", so idle shows as connecting until the first
-// message is acknowledged.
 const SUMMARY_STATE: Record<Hl7State, Hl7Summary['state']> = {
-  idle: 'connecting',
+  idle: 'idle',
   queued: 'connecting',
   sending: 'connecting',
   retrying: 'disconnected',
   delivered: 'connected',
   rejected: 'error',
 };
+
+/**
+ * Delivery of one closed case's estimate to the anesthesia system:
+ * - `withheld`: not sent because the bundle's intended use is not clinical and
+ *   hl7.allowResearchPush is off.
+ * - `not-queued`: not sent for another reason, e.g. no MRN was entered before the case was closed.
+ * - `queued`, `sending`, `retrying`, `delivered`, `rejected`: the state of its outbox message.
+ */
+export type CaseHl7State =
+  'withheld' | 'not-queued' | 'queued' | 'sending' | 'retrying' | 'delivered' | 'rejected';
+
+export interface CaseHl7Delivery {
+  state: CaseHl7State;
+  /** Intended use of the bundle that computed the estimate, e.g. "reference". */
+  intendedUse: string;
+  /** MSA-1 of the acknowledgement (AA, AE, AR, ...); null before one arrived. */
+  ackCode: string | null;
+  /** Error of the last failed attempt or the receiver's rejection text, without the MRN. */
+  error: string | null;
+  /** ISO 8601 time of the acknowledgement; null before one arrived. */
+  ackedAt: string | null;
+}
+
+/** Reads the HL7 delivery of the estimate `estimateId` from the outbox. */
+export function readCaseHl7Delivery(
+  executor: StoreExecutor,
+  estimate: { estimateId: string; intendedUse: string },
+  live: { sending: boolean; researchPushAllowed: boolean },
+): CaseHl7Delivery {
+  const { intendedUse } = estimate;
+  const row = findHl7ByEstimate(executor, estimate.estimateId);
+  if (!row) {
+    const withheld = intendedUse !== 'clinical' && !live.researchPushAllowed;
+    const state = withheld ? 'withheld' : 'not-queued';
+    return { state, intendedUse, ackCode: null, error: null, ackedAt: null };
+  }
+  const outcome = { intendedUse, ackCode: row.ackCode, error: row.lastError, ackedAt: row.ackedAt };
+  if (row.status !== 'pending') return { ...outcome, state: row.status };
+  const inFlight = live.sending && nextPendingHl7(executor)?.seq === row.seq;
+  if (inFlight) return { ...outcome, state: 'sending' };
+  return { ...outcome, state: row.attempts > 0 ? 'retrying' : 'queued' };
+}

@@ -30,12 +30,23 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The page's icon: a red drop on white, 32 × 32 px. */
+const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">' +
+  '<rect width="32" height="32" rx="6" fill="#fff"/>' +
+  '<path d="M16 3C16 3 6 15 6 21a10 10 0 0 0 20 0C26 15 16 3 16 3z" fill="#b00020"/>' +
+  '</svg>';
+
 /** Conditions that /readyz checks. */
 export interface Readiness {
   storeOpen: boolean;
   modelsLoaded: boolean;
   /** State of the live capture; null when the daemon has none. */
   captureState: CaptureState | null;
+  /** Why capture is not live, with the fix where one is known; null when unknown or live. */
+  captureReason?: string | null;
+  /** Why new recordings would be rejected, e.g. low disk space; null when they are accepted. */
+  recordingBlocked?: string | null;
 }
 
 export interface HttpAppOptions {
@@ -92,6 +103,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.get('/assets/app.js', (c) => asset(c, assets.appJs, 'text/javascript'));
   app.get('/assets/messages.js', (c) => asset(c, assets.messagesJs, 'text/javascript'));
   app.get('/assets/app.css', (c) => asset(c, assets.appCss, 'text/css'));
+  // The shell links /favicon.svg, but a browser that has not read the link yet, or ignores it,
+  // requests /favicon.ico, so that name serves the same SVG icon.
+  app.get('/favicon.ico', (c) => asset(c, FAVICON_SVG, 'image/svg+xml'));
+  app.get('/favicon.svg', (c) => asset(c, FAVICON_SVG, 'image/svg+xml'));
   app.get('/', (c) => pageResponse(c, options, check));
   app.post('/login', (c) => loginResponse(c, options, check));
   if (check) {
@@ -139,8 +154,10 @@ function readyResponse(c: Context, readiness: Readiness): Response {
   if (!readiness.storeOpen) reasons.push('The store is not open.');
   if (!readiness.modelsLoaded) reasons.push('The models are not loaded.');
   if (readiness.captureState !== null && readiness.captureState !== 'live') {
-    reasons.push(`Capture is ${readiness.captureState}, not live.`);
+    const reason = readiness.captureReason ? `: ${readiness.captureReason}` : '';
+    reasons.push(`Capture is ${readiness.captureState}, not live${reason}.`);
   }
+  if (readiness.recordingBlocked) reasons.push(readiness.recordingBlocked);
   return c.json({ ready: reasons.length === 0, reasons }, reasons.length === 0 ? 200 : 503);
 }
 

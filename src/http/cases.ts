@@ -1,15 +1,17 @@
-import { sql } from 'drizzle-orm';
+import { desc, gte, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 
-import { ANH_LIMITS, ANH_METHODS } from '../clinical/anh.ts';
+import { ANH_LIMITS, ANH_METHODS, hemoglobinRangeText } from '../clinical/anh.ts';
 import { HEMOGLOBIN_UNITS, hemoglobinToGdl } from '../clinical/units.ts';
 import type { Logger } from '../core/log.ts';
+import type { CaseHl7Delivery } from '../hl7/status.ts';
 import { ESTIMATE_SCHEMA } from '../mqtt/payload.ts';
+import type { ScanRecord } from '../scan/types.ts';
 import { getCase, type Store } from '../store/index.ts';
 import { enterLabel, getLabels, type LabelEntryOptions } from '../store/labels.ts';
-import { outbox } from '../store/schema.ts';
-import { errorProblem, ProblemError, readJsonBody } from './problem.ts';
+import { anhLabels, cases, estimates, outbox } from '../store/schema.ts';
+import { errorProblem, fieldErrors, ProblemError, readJsonBody } from './problem.ts';
 
 export interface CasesApiOptions {
   store: Store;
@@ -17,7 +19,37 @@ export interface CasesApiOptions {
   labelOptions: Omit<LabelEntryOptions, 'now'>;
   /** Called after labels are stored, so that the outbox publisher sends their training records. */
   onLabelsStored?: () => void;
+  /** Reads the HL7 delivery of a closed case; without it, HL7 shows as not configured. */
+  hl7Delivery?: (record: ScanRecord) => CaseHl7Delivery;
+  /** Clock for the recent-cases window; tests may pass their own. */
+  now?: () => Date;
   logger: Logger;
+}
+
+/** Days of closed cases that GET /api/cases lists by default, and the most it accepts. */
+export const RECENT_CASE_DAYS = { default: 7, max: 90 } as const;
+
+/** Maximum number of cases that GET /api/cases returns, newest first. */
+const RECENT_CASE_LIMIT = 100;
+
+const RecentQuery = z.strictObject({
+  days: z.coerce
+    .number({ message: 'expected a number of days' })
+    .int('expected a whole number of days')
+    .min(1, 'expected at least 1 day')
+    .max(RECENT_CASE_DAYS.max, `expected at most ${RECENT_CASE_DAYS.max} days`)
+    .default(RECENT_CASE_DAYS.default),
+});
+
+/** One closed case in GET /api/cases. */
+export interface RecentCase {
+  caseId: string;
+  /** ISO 8601 time the scan was stored. */
+  createdAt: string;
+  bvMl: number;
+  inPopulation: boolean;
+  /** Stored ANH labels of the case, one per method. */
+  labelCount: number;
 }
 
 type Limit = { min: number; max: number; minExclusive?: boolean };
@@ -68,7 +100,7 @@ export const LabelBody = z
         context.addIssue({
           code: 'custom',
           path: [field],
-          message: `expected ${hemoglobinGdl.min}–${hemoglobinGdl.max} g/dL in ${body.hbUnit}`,
+          message: `expected ${hemoglobinRangeText(body.hbUnit)}`,
         });
       }
     }
@@ -101,13 +133,28 @@ const STATUS_BY_CODE = {
 /** Delivery of a stored estimate to the central server: queued in the outbox, or acknowledged. */
 export type CentralDelivery = 'queued' | 'sent';
 
+/** Delivery of HL7 when the daemon has no HL7 link. */
+export type Hl7DeliveryResponse = CaseHl7Delivery | { state: 'not-configured' };
+
 /**
- * Creates the case routes, mounted under /api/cases: GET /:caseId returns the stored scan, its
- * labels and the delivery of its estimate; POST /:caseId/labels stores an ANH label entry.
+ * Creates the case routes, mounted under /api/cases. GET / lists the cases closed in the last
+ * `?days=` days (7 by default), newest first. GET /:caseId returns the stored scan, its labels
+ * and the delivery of its estimate. POST /:caseId/labels stores an ANH label entry.
  */
 export function createCasesApi(options: CasesApiOptions): Hono {
   const { store, logger } = options;
   const api = new Hono();
+  api.get('/', (c) => {
+    const parsed = RecentQuery.safeParse(c.req.query());
+    if (!parsed.success) {
+      const errors = fieldErrors(parsed.error.issues);
+      const summary = errors.map((error) => `${error.field}: ${error.detail}`).join('; ');
+      throw new ProblemError(400, 'invalid_request', `Invalid query: ${summary}.`, errors);
+    }
+    const now = options.now?.() ?? new Date();
+    const since = new Date(now.getTime() - parsed.data.days * 86_400_000);
+    return c.json({ days: parsed.data.days, cases: recentCases(store, since) });
+  });
   api.get('/:caseId', (c) => {
     const caseId = c.req.param('caseId');
     const record = getCase(store, caseId);
@@ -116,7 +163,10 @@ export function createCasesApi(options: CasesApiOptions): Hono {
     return c.json({
       record,
       labels,
-      delivery: { central: centralDelivery(store, record.estimateId) },
+      delivery: {
+        central: centralDelivery(store, record.estimateId),
+        hl7: options.hl7Delivery?.(record) ?? { state: 'not-configured' },
+      },
     });
   });
   api.post('/:caseId/labels', async (c) => {
@@ -154,4 +204,27 @@ export function centralDelivery(store: Store, estimateId: string): CentralDelive
     )
     .get();
   return (row?.count ?? 0) > 0 ? 'queued' : 'sent';
+}
+
+/**
+ * Lists the cases stored since `since`, newest first, with the first estimate of each. At most
+ * RECENT_CASE_LIMIT cases are returned.
+ */
+export function recentCases(store: Store, since: Date): RecentCase[] {
+  const labelCount = sql<number>`(select count(*) from ${anhLabels}
+    where ${anhLabels.caseId} = ${cases.caseId})`;
+  return store.db
+    .select({
+      caseId: cases.caseId,
+      createdAt: cases.createdAt,
+      bvMl: estimates.bvMl,
+      inPopulation: estimates.inPopulation,
+      labelCount,
+    })
+    .from(cases)
+    .innerJoin(estimates, sql`${estimates.caseId} = ${cases.caseId} and ${estimates.revision} = 1`)
+    .where(gte(cases.createdAt, since.toISOString()))
+    .orderBy(desc(cases.createdAt))
+    .limit(RECENT_CASE_LIMIT)
+    .all();
 }

@@ -4,7 +4,10 @@ import { CaptureService } from '../capture/service.ts';
 import type { FrameSource } from '../core/frames.ts';
 import type { CaptureSummary } from './types.ts';
 
-/** State, frame rate, dropped frames and image area of a frame source for the status snapshot. */
+/**
+ * State, frame rate, image area and, from the capture service, dropped frames and the reason for
+ * a state other than live, for the status snapshot.
+ */
 export function captureSummary(source: FrameSource): CaptureSummary {
   const summary: CaptureSummary = {
     state: source.state,
@@ -12,7 +15,10 @@ export function captureSummary(source: FrameSource): CaptureSummary {
     imageArea: source.imageArea(),
   };
   // Only the capture service counts dropped frames; test sources drop none.
-  if (source instanceof CaptureService) summary.framesDropped = source.status().framesDropped;
+  if (source instanceof CaptureService) {
+    summary.framesDropped = source.status().framesDropped;
+    summary.reason = source.reason;
+  }
   return summary;
 }
 

@@ -110,7 +110,7 @@ export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const errors = fieldErrors(parsed.error.issues);
-  // Some details end in a full stop; drop it so the summary ends in exactly one.
+  // Some details end in a full stop, which the summary would double, so it is dropped.
   const summary = errors
     .map((error) => `${error.field}: ${error.detail.replace(/\.$/, '')}`)
     .join('; ');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import { html } from 'hono/html';
 
+import { HEMOGLOBIN_UNITS, hemoglobinToGdl } from '../clinical/units.ts';
 import type { PageLanguage } from './languages.ts';
 import { MESSAGES, translate } from './messages.ts';
 
@@ -11,15 +12,25 @@ const ASSET_DIR = new URL('./assets/', import.meta.url);
 export interface PageAssets {
   appJs: string;
   appCss: string;
-  /** Sets window.BV_EDGE_CATALOGUES to the message catalogues. */
+  /**
+   * Sets window.BV_EDGE_CATALOGUES to the message catalogues and window.BV_EDGE_HB_GDL_PER_UNIT
+   * to the g/dL of 1 of each hemoglobin unit, so that the page converts as the server does.
+   */
   messagesJs: string;
+}
+
+/** g/dL of 1 of each hemoglobin unit; every conversion in units.ts is a plain factor. */
+function hemoglobinFactors(): Record<string, number> {
+  return Object.fromEntries(HEMOGLOBIN_UNITS.map((unit) => [unit, hemoglobinToGdl(1, unit)]));
 }
 
 export function loadPageAssets(): PageAssets {
   return {
     appJs: readFileSync(new URL('app.js', ASSET_DIR), 'utf8'),
     appCss: readFileSync(new URL('app.css', ASSET_DIR), 'utf8'),
-    messagesJs: `window.BV_EDGE_CATALOGUES = ${JSON.stringify(MESSAGES)};\n`,
+    messagesJs:
+      `window.BV_EDGE_CATALOGUES = ${JSON.stringify(MESSAGES)};\n` +
+      `window.BV_EDGE_HB_GDL_PER_UNIT = ${JSON.stringify(hemoglobinFactors())};\n`,
   };
 }
 
@@ -34,6 +45,7 @@ export function renderShell(language: PageLanguage, hbUnit: string) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${translate(language, 'app.title')}</title>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/app.css" />
         <script src="/assets/messages.js" defer></script>
         <script src="/assets/app.js" defer></script>
@@ -52,6 +64,7 @@ export function renderLogin(language: PageLanguage, invalid: boolean) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${t('login.title')}</title>
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/assets/app.css" />
       </head>
       <body>

@@ -32,13 +32,18 @@ export interface ModelSummary {
   intendedUse: string;
 }
 
-/** States of the HL7 link; the page translates each. */
-export type Hl7State = 'disabled' | 'connecting' | 'connected' | 'disconnected' | 'error';
+/** States of the HL7 link; the page translates each. `idle`: no message was sent yet. */
+export type Hl7State = 'disabled' | 'idle' | 'connecting' | 'connected' | 'disconnected' | 'error';
 
 export interface Hl7Summary {
   state: Hl7State;
   /** A sentence for the log and the API, e.g. the last error; the page does not show it. */
   detail: string | null;
+  /**
+   * Config hl7.allowResearchPush. When false, estimates of bundles whose intended use is not
+   * clinical are withheld, and the page shows this when the MRN is entered. Absent when HL7 is off.
+   */
+  researchPushAllowed?: boolean;
 }
 
 export interface CaptureSummary {
@@ -47,6 +52,8 @@ export interface CaptureSummary {
   fps: number;
   /** Frames dropped since capture started because the daemon fell behind. */
   framesDropped?: number;
+  /** Why the state is not live, in words, with the fix where one is known; null when live. */
+  reason?: string | null;
   /** Ultrasound image area in source pixels, or null while it is not known yet. */
   imageArea?: Rect | null;
 }

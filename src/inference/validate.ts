@@ -9,6 +9,7 @@ import type { TensorRtOptions } from './tensorrt.ts';
 import { runTestVector, testVectorSchema, type TestVector } from './test-vector.ts';
 import { issueViolations, readManifestForValidation } from './validate-manifest.ts';
 import { checkFiles, checkModels } from './validate-models.ts';
+import { checkVectorInRange } from './validate-range.ts';
 import type { Violation } from './violation.ts';
 import { WorkerRequestError } from './worker-client.ts';
 
@@ -93,6 +94,8 @@ function parseVector(
   }
   const before = violations.length;
   checkVectorSizes(manifest, result.data, violations);
+  const outOfRange = checkVectorInRange(manifest, result.data);
+  if (outOfRange) violations.push(outOfRange);
   return violations.length === before ? result.data : null;
 }
 

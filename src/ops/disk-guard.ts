@@ -60,6 +60,26 @@ export class DiskGuard {
     return { ...report, low };
   }
 
+  /**
+   * Returns why new recordings are rejected, for readiness checks; null while free space is at or
+   * above the floor.
+   */
+  recordingBlocked(): string | null {
+    let report: ReturnType<DiskGuard['check']>;
+    try {
+      report = this.check();
+    } catch (error) {
+      return `Free disk space of ${this.options.path} could not be read: ${(error as Error).message}.`;
+    }
+    const { low, freeBytes, floorBytes, path } = report;
+    if (!low) return null;
+    return (
+      `Recordings are rejected: only ${toMb(freeBytes)} MiB are free on the disk of ${path}, ` +
+      `below the floor of ${toMb(floorBytes)} MiB (storage.minFreeMb). Free space on the cart ` +
+      'or lower storage.minFreeMb.'
+    );
+  }
+
   /** Throws BvEdgeError `insufficient_storage` when free space is below the floor. */
   assertCanRecord(view: string): void {
     const { low, freeBytes, floorBytes, path } = this.check();

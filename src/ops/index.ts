@@ -9,6 +9,12 @@ export {
   type StorageEventMap,
 } from './events.ts';
 export { checkDatabaseFile, openCheckedDatabase, type CheckedStore } from './integrity.ts';
+export {
+  acquireInstanceLock,
+  LOCK_FILE_NAME,
+  type InstanceLock,
+  type InstanceLockOptions,
+} from './instance-lock.ts';
 export { applyRetention } from './retention.ts';
 export { SystemdNotifier } from './sd-notify.ts';
 export { StorageCare, type StorageCareOptions } from './storage-care.ts';

@@ -117,13 +117,13 @@ export class Activator {
       }
       if (!sameSlot(slot, active)) {
         const reason = `the active bundle ${slotLabel(active)} failed to load: ${(lastError as Error).message}`;
-        await this.recordSwitch(slot, active, DEVICE_ACTOR, 'model.rollback', { reason });
+        const gate = this.gateOf(slot);
+        await this.recordSwitch(slot, active, DEVICE_ACTOR, 'model.rollback', { reason }, gate);
         this.options.events.emit('model-rolled-back', {
           from: slotLabel(active),
           to: slotLabel(slot),
           reason,
         });
-        return engine;
       }
       if (this.state.gate === 'pending') {
         this.startGate = new HealthGate(engine, this.options.healthGateInferences);
@@ -295,18 +295,22 @@ export class Activator {
       );
     }
     this.cancelGate();
+    const gateState = this.gateOf(previous);
     const engine = await this.options.createEngine(previous);
+    const gate =
+      gateState === 'pending' ? new HealthGate(engine, this.options.healthGateInferences) : null;
     if (this.host) {
-      await this.swapIn(engine);
+      await this.swapIn(gate ? gate.engine : engine);
     } else {
       await engine.close();
     }
-    await this.recordSwitch(previous, active, actor, 'model.rollback', { reason });
+    await this.recordSwitch(previous, active, actor, 'model.rollback', { reason }, gateState);
     this.options.events.emit('model-rolled-back', {
       from: slotLabel(active),
       to: slotLabel(previous),
       reason,
     });
+    if (gate && this.host) this.watchGate(gate, previous);
     return {
       active: slotLabel(previous),
       previous: slotLabel(active),
@@ -315,17 +319,36 @@ export class Activator {
     };
   }
 
-  /** Stores the new state and appends the audit entry of a switch. */
+  /**
+   * Returns the stored health-gate state of `slot`. The configured bundle needs no gate, and an
+   * installed bundle whose gate was never recorded as passed is `pending`.
+   */
+  private gateOf(slot: BundleSlot): BundleState['gate'] {
+    if (slot.source === 'configured') return 'passed';
+    if (sameSlot(slot, this.state.active)) return this.state.gate;
+    if (sameSlot(slot, this.state.previous)) return this.state.previousGate ?? 'pending';
+    return 'pending';
+  }
+
+  /**
+   * Stores the new state and appends the audit entry of a switch. `from` is the active bundle
+   * before the switch, so its gate state becomes the previous bundle's.
+   */
   private async recordSwitch(
     to: BundleSlot,
     from: BundleSlot,
     actor: string,
     action: 'model.activate' | 'model.rollback',
     details: Record<string, unknown>,
-    gate: BundleState['gate'] = 'passed',
+    gate: BundleState['gate'],
   ): Promise<void> {
     const before = this.state;
-    this.state = await this.options.bundleStore.writeState({ active: to, previous: from, gate });
+    this.state = await this.options.bundleStore.writeState({
+      active: to,
+      previous: from,
+      gate,
+      previousGate: before.gate,
+    });
     await this.refreshInfo();
     auditModel(
       this.options.store,

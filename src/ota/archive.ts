@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 
 import { BvEdgeError } from '../core/errors.ts';
 import { VIEW_NAMES } from '../core/image.ts';
-import { loadBundle, MANIFEST_FILE } from '../inference/bundle.ts';
+import { loadBundle, MANIFEST_FILE, type ModelBundle } from '../inference/bundle.ts';
 import type { ModelManifest } from '../inference/manifest.ts';
 import { signatureSchema, signManifest, type BundleSignature } from './signing.ts';
 import { readTar, writeTar, type TarEntry } from './tar.ts';
@@ -38,13 +38,33 @@ export function listedFiles(manifest: ModelManifest): string[] {
  * folder is loaded first, so a bundle whose manifest or checksums are invalid is never packed.
  */
 export async function packBundle(dir: string, privateKey?: KeyObject): Promise<Uint8Array> {
-  const bundle = await loadBundle(dir);
+  const bundle = await loadBundleToPack(dir);
   const manifestBytes = await readFile(join(dir, MANIFEST_FILE));
   const entries: TarEntry[] = [{ name: MANIFEST_FILE, data: manifestBytes }];
   if (privateKey) entries.push(signatureEntry(signManifest(manifestBytes, privateKey)));
   const names = [...new Set(listedFiles(bundle.manifest))];
   for (const name of names) entries.push({ name, data: await readFile(join(dir, name)) });
   return gzipSync(writeTar(entries));
+}
+
+/**
+ * Loads the bundle folder to pack. loadBundle's message for a missing manifest is about the
+ * daemon's modelDir, so a folder without one gets a message about the folder to pack instead.
+ */
+async function loadBundleToPack(dir: string): Promise<ModelBundle> {
+  try {
+    return await loadBundle(dir);
+  } catch (error) {
+    if (!(error instanceof BvEdgeError) || error.code !== 'model_bundle_not_found') throw error;
+    const path = join(dir, MANIFEST_FILE);
+    const reason = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? 'unreadable';
+    throw new BvEdgeError(
+      'model_bundle_not_found',
+      `Cannot pack ${dir}: ${path} is missing or unreadable (${reason}). Give the bundle folder ` +
+        `that contains ${MANIFEST_FILE} and the files it lists.`,
+      { value: path, cause: error },
+    );
+  }
 }
 
 function signatureEntry(signature: BundleSignature): TarEntry {
@@ -76,11 +96,18 @@ function unzip(archive: Uint8Array, maxBytes: number): Uint8Array {
       tooLarge
         ? `The bundle archive unpacks to more than ${maxBytes} bytes, the limit set by ` +
             'models.maxBundleMb. Raise the limit or ship a smaller bundle.'
-        : `Invalid bundle archive: not gzip data (${(cause as Error).message}). Pack it with ` +
-            'bv-edge model pack.',
+        : `Invalid bundle archive: ${gzipProblem(cause)}. Pack it with bv-edge model pack.`,
       { cause },
     );
   }
+}
+
+/** Describes a gunzip failure: a cut-off archive reads differently from data that is not gzip. */
+function gzipProblem(cause: unknown): string {
+  if ((cause as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') {
+    return 'truncated archive (the gzip data ends early); copy the whole file again';
+  }
+  return `not gzip data (${(cause as Error).message})`;
 }
 
 function parseSignature(bytes: Uint8Array): BundleSignature {

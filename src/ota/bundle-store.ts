@@ -36,6 +36,11 @@ const stateSchema = z.strictObject({
    * the gate again, because the process may have stopped in the middle of it.
    */
   gate: z.enum(['pending', 'passed']),
+  /**
+   * The gate of the previous bundle, so that a rollback to a bundle that never passed its gate
+   * runs the gate again. Missing in state files written before it existed.
+   */
+  previousGate: z.enum(['pending', 'passed']).optional(),
   changedAt: z.string(),
 });
 export type BundleState = z.infer<typeof stateSchema>;

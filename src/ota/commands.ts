@@ -1,5 +1,5 @@
 // Fleet requests of model delivery: model-install (an HTTPS URL or the start of a chunked
-// transfer), model-chunk, model-activate and model-rollback. Each response goes to
+// transfer), model-chunk, model-transfer-cancel, model-activate and model-rollback. Each response goes to
 // response/<command>, and the steps after it (activation between cases, the health gate) are
 // reported as events.
 import { z } from 'zod';
@@ -32,6 +32,20 @@ export const installParams = z
   });
 
 export const activateParams = z.strictObject({ version: z.string().min(1) });
+export const cancelParams = z.strictObject({ transferId: transferSchema.shape.id });
+
+/**
+ * Bytes of a model-chunk request besides its base64 data: the envelope, a transaction id and
+ * client of up to 128 characters each, the transfer id, index and chunk SHA-256, with room for
+ * whitespace.
+ */
+const CHUNK_REQUEST_OVERHEAD_BYTES = 1024;
+
+/** Returns the largest chunk whose model-chunk request fits `maxRequestBytes`, bytes. */
+export function maxChunkBytes(maxRequestBytes: number): number {
+  // Base64 takes 4 characters for every 3 bytes.
+  return Math.max(0, Math.floor((maxRequestBytes - CHUNK_REQUEST_OVERHEAD_BYTES) / 4) * 3);
+}
 export const rollbackParams = z.strictObject({ reason: z.string().max(500).optional() });
 
 /** Audit actor of a fleet request. */
@@ -43,12 +57,25 @@ export async function handleInstall(
   manager: ModelManager,
   params: z.output<typeof installParams>,
   context: RequestContext,
+  maxRequestBytes: () => number,
 ): Promise<unknown> {
   const request = { actor: actorOf(context), activate: params.activate };
   if (params.url !== undefined) {
     return manager.installUrl(params.url, params.sha256!, request);
   }
-  const started = await manager.transfers.start(params.transfer!, params.activate, request.actor);
+  const transfer = params.transfer!;
+  const maxRequest = maxRequestBytes();
+  const largest = maxChunkBytes(maxRequest);
+  if (transfer.chunkSize > largest) {
+    throw new BvEdgeError(
+      'chunk_size_too_large',
+      `transfer.chunkSize ${transfer.chunkSize} is too large: each chunk travels as base64 in a ` +
+        `model-chunk request, which must fit fleet.maxRequestBytes (${maxRequest}), so chunks ` +
+        `may have at most ${largest} bytes. Use a smaller chunkSize or raise that setting.`,
+      { value: transfer.chunkSize },
+    );
+  }
+  const started = await manager.transfers.start(transfer, params.activate, request.actor);
   manager.events.emit('model-transfer-progress', { ...started });
   return started;
 }
@@ -119,10 +146,15 @@ async function switchBetweenCases(
 export function registerModelCommands(router: RequestRouter, manager: ModelManager): void {
   router.register(
     'model-install',
-    (params, context) => handleInstall(manager, params, context),
+    (params, context) => handleInstall(manager, params, context, () => router.maxRequestBytes()),
     installParams,
   );
   router.register('model-chunk', (params) => handleChunk(manager, params), chunkSchema);
+  router.register(
+    'model-transfer-cancel',
+    (params, context) => manager.transfers.cancel(params.transferId, actorOf(context)),
+    cancelParams,
+  );
   router.register(
     'model-activate',
     (params, context) =>

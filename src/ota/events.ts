@@ -22,7 +22,14 @@ export type ModelEventListener = (type: ModelEventType, data: Record<string, unk
 export class ModelEvents {
   private readonly listeners = new Set<ModelEventListener>();
 
-  constructor(private readonly logger: Logger) {}
+  /**
+   * `quiet` logs every event at debug level, for a caller that prints the outcome itself, such
+   * as the CLI, so that a user does not read each failure twice.
+   */
+  constructor(
+    private readonly logger: Logger,
+    private readonly quiet = false,
+  ) {}
 
   /** Calls `listener` for every event until the returned function is called. */
   on(listener: ModelEventListener): () => void {
@@ -31,7 +38,8 @@ export class ModelEvents {
   }
 
   emit(type: ModelEventType, data: Record<string, unknown>): void {
-    const level = type.endsWith('-rejected') || type.endsWith('-failed') ? 'warn' : 'info';
+    const failure = type.endsWith('-rejected') || type.endsWith('-failed');
+    const level = this.quiet ? 'debug' : failure ? 'warn' : 'info';
     this.logger[level]({ event: type, ...data }, `model event ${type}`);
     for (const listener of [...this.listeners]) {
       try {

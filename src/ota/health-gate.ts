@@ -1,6 +1,8 @@
 import { BvEdgeError } from '../core/errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { loadTestVector, runTestVector } from '../inference/test-vector.ts';
+import { checkVectorInRange } from '../inference/validate-range.ts';
+import { formatViolation } from '../inference/violation.ts';
 
 /** Error codes of engine calls that mean the model itself misbehaved, not its caller. */
 const MODEL_FAULT_CODES = new Set([
@@ -41,15 +43,19 @@ export class HealthGate {
   }
 
   /**
-   * Runs the bundle's test vector on the live engine. A failure fails the gate and is returned
-   * as its reason; null when the vector passed.
+   * Runs the bundle's test vector on the live engine. A mismatch, or an expected estimate
+   * outside the manifest's plausibleRangeMl, fails the gate and is returned as its reason; null
+   * when the vector passed.
    */
   async runTestVector(): Promise<string | null> {
     let reason: string | null = null;
     try {
       const vector = await loadTestVector(this.target.bundle);
+      const outOfRange = checkVectorInRange(this.target.bundle.manifest, vector);
       const report = await runTestVector(this.target, vector);
-      if (!report.passed) {
+      if (outOfRange) {
+        reason = `the test vector's estimate is outside the plausible range: ${formatViolation(outOfRange)}`;
+      } else if (!report.passed) {
         reason = `the test vector fails on the live runtime: ${report.mismatches.join('; ')}`;
       }
     } catch (error) {

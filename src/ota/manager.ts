@@ -51,6 +51,8 @@ export interface ModelManagerOptions {
   createEngine?: (bundle: ModelBundle, providers: ExecutionProvider[]) => Promise<InferenceEngine>;
   /** Default: the version in package.json. */
   daemonVersion?: string;
+  /** True when the caller prints each outcome itself (the CLI): events are then logged at debug. */
+  quietEvents?: boolean;
   /** Wraps each engine that an activation or rollback hands to the workflow, e.g. for timing. */
   prepareEngine?: (engine: InferenceEngine) => InferenceEngine;
 }
@@ -90,7 +92,7 @@ export class ModelManager {
   constructor(options: ModelManagerOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.events = new ModelEvents(options.logger);
+    this.events = new ModelEvents(options.logger, options.quietEvents ?? false);
     const { config } = options;
     const dir = config.models.bundlesDir ?? join(config.dataDir, 'models');
     this.bundleStore = new BundleStore(dir, config.modelDir);
@@ -291,10 +293,9 @@ export class ModelManager {
       providers: config.providers,
     });
     if (this.options.createEngine) return this.options.createEngine(bundle, providers);
-    const engineOptions = engineOptionsFromConfig(
-      config,
-      this.logger.child({ subsystem: 'inference' }),
-    );
+    // The engine logs under the manager's own subsystem: a second subsystem binding on a pino
+    // child logger would repeat the key in every line.
+    const engineOptions = engineOptionsFromConfig(config, this.logger);
     return InferenceEngine.create(bundle, { ...engineOptions, providers });
   }
 }

@@ -132,7 +132,10 @@ export function readTar(bytes: Uint8Array): TarEntry[] {
     const name = entryName(block);
     const type = String.fromCharCode(block[156]!);
     if (type !== '0' && type !== '\0') {
-      throw invalid(`entry "${name}" has type "${type}"; only regular files are accepted.`, name);
+      throw invalid(
+        `entry "${name}" is ${describeEntryType(type)}; only regular files are accepted.`,
+        name,
+      );
     }
     checkName(name, seen);
     const size = readOctal(block, 124, 12, 'size');
@@ -148,4 +151,23 @@ export function readTar(bytes: Uint8Array): TarEntry[] {
     offset = start + Math.ceil(size / BLOCK) * BLOCK;
   }
   throw invalid('it ends without the two zero blocks that close a tar archive; it is truncated.');
+}
+
+/** Names of the tar entry types other than a regular file, from the POSIX ustar typeflag field. */
+const ENTRY_TYPES: Record<string, string> = {
+  '1': 'a hard link',
+  '2': 'a symbolic link',
+  '3': 'a character device',
+  '4': 'a block device',
+  '5': 'a directory',
+  '6': 'a FIFO',
+  '7': 'a contiguous file',
+  g: 'a pax global header',
+  x: 'a pax extended header',
+  L: 'a GNU long name header',
+  K: 'a GNU long link header',
+};
+
+function describeEntryType(type: string): string {
+  return ENTRY_TYPES[type] ?? `of tar type ${JSON.stringify(type)}`;
 }

@@ -16,6 +16,8 @@ import { modelTransfers } from '../store/schema.ts';
  */
 export const MAX_CHUNK_BYTES = 2 ** 20;
 const PART_SUFFIX = '.part';
+/** Standard base64 (RFC 4648 section 4) with padding. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const sha256Text = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits');
 const transferId = z
@@ -135,7 +137,8 @@ export class ChunkReceiver {
         throw new BvEdgeError(
           'transfer_conflict',
           `Transfer ${request.id} is in progress for another archive (sha256 ` +
-            `${existing.sha256}, ${existing.size} bytes). Use a new transfer id.`,
+            `${existing.sha256}, ${existing.size} bytes). Use a new transfer id, or cancel it ` +
+            'with model-transfer-cancel.',
           { value: request.id },
         );
       }
@@ -143,7 +146,7 @@ export class ChunkReceiver {
         throw new BvEdgeError(
           'transfer_conflict',
           `Transfer ${request.id} uses chunks of ${existing.chunkSize} bytes; resume it with ` +
-            'that chunk size or use a new transfer id.',
+            'that chunk size, use a new transfer id, or cancel it with model-transfer-cancel.',
           { value: request.id },
         );
       }
@@ -203,6 +206,24 @@ export class ChunkReceiver {
     return this.complete(row, progress);
   }
 
+  /**
+   * Cancels a transfer on request: removes its row and part file and returns the progress it
+   * had. Throws transfer_not_found when no such transfer is in progress.
+   */
+  async cancel(transferId: string, requestedBy: string): Promise<unknown> {
+    const row = this.find(transferId);
+    if (!row) {
+      throw new BvEdgeError(
+        'transfer_not_found',
+        `No transfer ${transferId} is in progress, so there is nothing to cancel.`,
+        { value: transferId },
+      );
+    }
+    await this.discard(transferId);
+    this.logger.info({ transferId, requestedBy }, 'transfer cancelled');
+    return { ...progressOf(row), cancelled: true };
+  }
+
   /** Removes a transfer and its file. */
   async discard(transferId: string): Promise<void> {
     this.store.db.delete(modelTransfers).where(eq(modelTransfers.transferId, transferId)).run();
@@ -210,6 +231,15 @@ export class ChunkReceiver {
   }
 
   private checkChunk(row: TransferRow, chunk: ChunkRequest): Buffer {
+    // Buffer.from skips characters outside the base64 alphabet silently, so check them first.
+    if (!BASE64.test(chunk.data)) {
+      throw new BvEdgeError(
+        'chunk_invalid',
+        `Chunk ${chunk.index} of transfer ${row.transferId} is not valid base64; send the ` +
+          'chunk again, encoded as standard base64 with padding.',
+        { value: progressOf(row) },
+      );
+    }
     const data = Buffer.from(chunk.data, 'base64');
     const last = chunk.index === row.chunkCount - 1;
     const expected = last ? row.size - row.chunkSize * (row.chunkCount - 1) : row.chunkSize;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
@@ -48,16 +49,32 @@ const truthSchema = z.object({
   areaSeriesPx: z.array(z.number()),
 });
 
-/** The truth file: the truth fields at the top level, plus what generated the clip. */
-const truthFileSchema = truthSchema.extend({ view: z.enum(VIEW_NAMES), generator: z.unknown() });
+/** Size and SHA-256 of a clip as written, which tell a damaged or replaced clip from a sound one. */
+const videoDigestSchema = z.object({ size: z.number(), sha256: z.string() });
+type VideoDigest = z.infer<typeof videoDigestSchema>;
+
+/**
+ * The truth file: the truth fields at the top level, plus what generated the clip and the digest
+ * of the clip file.
+ */
+const truthFileSchema = truthSchema.extend({
+  view: z.enum(VIEW_NAMES),
+  generator: z.unknown(),
+  video: videoDigestSchema,
+});
 
 type Generator = typeof DEFAULTS & { view: ViewName; phantomVersion: number };
 
-/** Returns the stored truth when the clip and a truth file from the same generator both exist. */
+/**
+ * Returns the stored truth when the clip and a truth file from the same generator both exist and
+ * the clip still has the size and SHA-256 recorded when it was written. A truncated or otherwise
+ * damaged clip is logged and returns null, so that it is generated again.
+ */
 async function readExisting(
   videoPath: string,
   truthPath: string,
   generator: Generator,
+  logger: Logger | undefined,
 ): Promise<PhantomTruth | null> {
   if (!existsSync(videoPath) || !existsSync(truthPath)) return null;
   let raw: unknown;
@@ -69,8 +86,21 @@ async function readExisting(
   }
   const parsed = truthFileSchema.safeParse(raw);
   if (!parsed.success || !isDeepStrictEqual(parsed.data.generator, generator)) return null;
-  // Parsing with the truth schema drops the view and generator fields.
+  const actual = await digestFile(videoPath);
+  if (!isDeepStrictEqual(actual, parsed.data.video)) {
+    logger?.warn(
+      { path: videoPath, expected: parsed.data.video, actual },
+      'phantom clip damaged; generating it again',
+    );
+    return null;
+  }
+  // Parsing with the truth schema drops the view, generator and video fields.
   return truthSchema.parse(parsed.data);
+}
+
+async function digestFile(path: string): Promise<VideoDigest> {
+  const bytes = await readFile(path);
+  return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
@@ -80,7 +110,7 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 
 /**
  * Makes sure `dir` contains the four demo clips (`<view>.mp4`) of one phantom patient with their
- * truth (`<view>.truth.json`), generating whatever is missing or was made with other options.
+ * truth (`<view>.truth.json`), generating whatever is missing, damaged or made with other options.
  * The views share the patient's heart and breathing rates.
  */
 export async function ensurePhantomClips(
@@ -102,7 +132,7 @@ export async function ensurePhantomClips(
     const path = join(dir, `${view}.mp4`);
     const truthPath = join(dir, `${view}.truth.json`);
     const generator: Generator = { ...settings, view, phantomVersion: PHANTOM_VERSION };
-    const existing = await readExisting(path, truthPath, generator);
+    const existing = await readExisting(path, truthPath, generator, options.logger);
     if (existing) {
       clips[view] = { path, truth: existing };
       continue;
@@ -115,7 +145,8 @@ export async function ensurePhantomClips(
       respiratoryRateBpm: patient.respiratoryRateBpm,
     });
     await writeVideo(clip.frames, settings.fps, path);
-    await writeJsonAtomic(truthPath, { ...clip.truth, view, generator });
+    const video = await digestFile(path);
+    await writeJsonAtomic(truthPath, { ...clip.truth, view, generator, video });
     options.logger?.info({ view, path, frames: clip.frames.length }, 'phantom clip written');
     clips[view] = { path, truth: clip.truth };
   }

@@ -66,7 +66,8 @@ export async function estimateFromViews(
   for (const view of views) features[view.view] = Float32Array.from(view.features);
   const fused = await engine.runFusion(features, fusionCovariates(covariates, nadlerMl));
   const manifest = engine.bundle.manifest;
-  return {
+  const featureRange = { maxAbsZ: fused.maxAbsZ, zScoreLimit: manifest.fusion.zScoreLimit };
+  const estimate: Estimate = {
     bvMl: fused.bvMl,
     bvMlPerKg: fused.bvMl / covariates.weightKg,
     lowerMl: fused.lowerMl,
@@ -77,17 +78,43 @@ export async function estimateFromViews(
     intendedUse: manifest.intendedUse,
     notice: manifest.notice,
     executionProvider: engine.executionProvider,
-    population: checkScanPopulation(covariates, hbPreopGdl),
+    population: checkScanPopulation(covariates, hbPreopGdl, featureRange),
   };
+  if (fused.maxAbsZ !== undefined) estimate.maxAbsZ = fused.maxAbsZ;
+  return estimate;
+}
+
+/** Largest |standardised view feature| of one fusion run and the limit the model clips at. */
+export interface FeatureRange {
+  maxAbsZ?: number | undefined;
+  zScoreLimit?: number | undefined;
 }
 
 /**
  * Checks the study's inclusion criteria. A preoperative Hb that was not entered leaves the patient
  * unconfirmed, so the estimate is flagged with that reason rather than assumed to be in range.
+ * View features beyond the fusion model's z-score limit also flag the estimate, because the model
+ * then extrapolates from clipped inputs.
  */
-export function checkScanPopulation(covariates: Covariates, hbPreopGdl?: number): PopulationFlag {
+export function checkScanPopulation(
+  covariates: Covariates,
+  hbPreopGdl?: number,
+  featureRange: FeatureRange = {},
+): PopulationFlag {
   const check = checkPopulation({ covariates, hbBeforeGdl: hbPreopGdl });
-  return { inPopulation: check.inPopulation, reasons: check.reasons };
+  const reasons = [...check.reasons];
+  const rangeReason = featureRangeReason(featureRange);
+  if (rangeReason !== undefined) reasons.push(rangeReason);
+  return { inPopulation: reasons.length === 0, reasons };
+}
+
+function featureRangeReason({ maxAbsZ, zScoreLimit }: FeatureRange): string | undefined {
+  if (maxAbsZ === undefined || zScoreLimit === undefined) return undefined;
+  if (Number.isFinite(maxAbsZ) && maxAbsZ <= zScoreLimit) return undefined;
+  return (
+    `view features outside the training cohort (largest |z| ${maxAbsZ.toFixed(1)}, ` +
+    `limit ${zScoreLimit}): the model extrapolates`
+  );
 }
 
 /**

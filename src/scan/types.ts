@@ -82,6 +82,11 @@ export interface Estimate {
   executionProvider: string;
   /** The patient's study-population check at scan time. */
   population: PopulationFlag;
+  /**
+   * Largest |standardised view feature| before the fusion model clipped it, when the model
+   * reports it. Not stored in the database; the population reason carries it rounded.
+   */
+  maxAbsZ?: number;
 }
 
 /** A finished scan: what `saveScan` stores in one transaction and the outbox carries. */

@@ -73,8 +73,23 @@ function configureConnection(sqlite: Database.Database): string {
   // trading the last transactions for speed (NORMAL).
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  // Deleted rows are overwritten with zeros instead of left in free pages, so a deleted MRN cannot
+  // be read back from the file (https://www.sqlite.org/pragma.html#pragma_secure_delete).
+  sqlite.pragma('secure_delete = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   return journalMode;
+}
+
+/**
+ * Copies the write-ahead log into the database file and truncates the log to zero bytes, so that
+ * older page versions in the log (which may still contain deleted rows) are gone from the disk.
+ * Call it after deleting personal data. Returns false when a reader kept SQLite from finishing,
+ * and then the log is erased at a later call or when the last connection closes.
+ */
+export function eraseWal(store: Store): boolean {
+  if (store.path === ':memory:') return true;
+  const [result] = store.sqlite.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+  return result?.busy === 0;
 }
 
 function applyMigrations(db: StoreDatabase, path: string): void {

@@ -163,7 +163,7 @@ function requireCase(executor: StoreExecutor, path: string, caseId: string): Sca
   if (scan) return scan;
   throw new BvEdgeError(
     'case_unknown',
-    `Unknown case id ${JSON.stringify(caseId)}: no scan is stored under it in ${path}. ` +
+    `Unknown case id ${JSON.stringify(caseId)}: no scan is stored under it. ` +
       'Check the id against the scan summary, or scan the patient first.',
     { value: caseId },
   );
@@ -179,7 +179,12 @@ function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
     .where(and(eq(anhLabels.caseId, label.caseId), eq(anhLabels.method, label.method)))
     .get();
   const stored: StoredLabel = previous
-    ? { ...label, labelId: previous.labelId, revision: previous.revision + 1 }
+    ? {
+        ...label,
+        labelId: previous.labelId,
+        revision: previous.revision + 1,
+        warnings: [...label.warnings, ...revisionWarnings(previous, label)],
+      }
     : { ...label, labelId: randomUUID(), revision: 1 };
   if (previous) {
     executor.update(anhLabels).set(stored).where(eq(anhLabels.labelId, previous.labelId)).run();
@@ -195,4 +200,22 @@ function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
     after: stored,
   });
   return stored;
+}
+
+/**
+ * Largest change of a label's BV between revisions, as a fraction of the previous BV, that passes
+ * without a warning. Chosen here, not a published limit: a larger change more likely comes from a
+ * wrong value or unit than from a correction, so the coordinator is asked to check it.
+ */
+const MAX_REVISION_BV_CHANGE = 0.2;
+
+function revisionWarnings(previous: StoredLabel, label: NewLabel): string[] {
+  const change = (label.bvMl - previous.bvMl) / previous.bvMl;
+  if (!(Math.abs(change) > MAX_REVISION_BV_CHANGE)) return [];
+  const percent = Math.round(Math.abs(change) * 100);
+  return [
+    `BV ${Math.round(label.bvMl)} mL is ${percent} % ${change > 0 ? 'above' : 'below'} the ` +
+      `${Math.round(previous.bvMl)} mL of revision ${previous.revision}. Check the values and ` +
+      'the Hb unit against the anaesthesia record.',
+  ];
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 
@@ -7,6 +7,7 @@ import { VIEW_NAMES } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import { parseDecimal } from '../core/numbers.ts';
 import { errorProblem, readJsonBody } from '../http/problem.ts';
+import { inRange, rangeText, RECORDING_LIMITS, type InputRange } from './guards.ts';
 import type { WorkflowService } from './service.ts';
 
 /**
@@ -14,22 +15,34 @@ import type { WorkflowService } from './service.ts';
  * field. The workflow still validates every value again.
  */
 const CASE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const CASE_ID_TEXT = '1–64 letters, digits, ".", "-" or "_" (a study code)';
 
-/** Highest accepted preoperative hemoglobin, g/dL, as in the workflow's check. */
-const MAX_HB_GDL = 25;
+/** Accepted preoperative hemoglobin, g/dL, as in the workflow's check. */
+const HB_PREOP_GDL: InputRange = { min: 0, max: 25, unit: 'g/dL', minExclusive: true };
 
-/** Builds the schema of a number, or a decimal typed as text, within `min`–`max` `unit`. */
-function boundedValue(min: number, max: number, unit: string, minExclusive = false) {
-  const lower = minExclusive ? `above ${min}` : `${min}`;
-  return z.union([z.number(), z.string()]).refine(
-    (value) => {
-      const number = typeof value === 'number' ? value : parseDecimal(value);
-      return (
-        Number.isFinite(number) && (minExclusive ? number > min : number >= min) && number <= max
-      );
-    },
-    { message: `expected a number ${lower}–${max} ${unit}` },
-  );
+/** Message of a missing or invalid value: "required, a number 100–250 cm" or "expected …". */
+function requiredOr(expected: string): (issue: { input?: unknown }) => string {
+  return (issue) => (issue.input === undefined ? `required, ${expected}` : `expected ${expected}`);
+}
+
+function rangeError(range: InputRange): (issue: { input?: unknown }) => string {
+  return requiredOr(rangeText(range));
+}
+
+/** Builds the schema of a number within `range`. */
+function boundedNumber(range: InputRange) {
+  return z
+    .number({ error: rangeError(range) })
+    .refine((value) => inRange(value, range), { message: `expected ${rangeText(range)}` });
+}
+
+/** Builds the schema of a number, or a decimal typed as text, within `range`. */
+function boundedValue(range: InputRange) {
+  return z
+    .union([z.number(), z.string()], { error: rangeError(range) })
+    .refine((value) => inRange(typeof value === 'number' ? value : parseDecimal(value), range), {
+      message: `expected ${rangeText(range)}`,
+    });
 }
 
 const { heightCm, weightKg, ageYears } = COVARIATE_LIMITS;
@@ -37,22 +50,27 @@ const { heightCm, weightKg, ageYears } = COVARIATE_LIMITS;
 /** Body of POST /case; covariates may come as typed text. */
 const OpenCaseBody = z.strictObject({
   caseId: z
-    .string()
-    .regex(CASE_ID_PATTERN, 'expected 1–64 letters, digits, ".", "-" or "_" (a study code)'),
-  heightCm: boundedValue(heightCm.min, heightCm.max, heightCm.unit),
-  weightKg: boundedValue(weightKg.min, weightKg.max, weightKg.unit),
-  sex: z.enum(['female', 'male'], { message: 'expected "female" or "male"' }),
-  ageYears: boundedValue(ageYears.min, ageYears.max, ageYears.unit).optional(),
-  hbPreopGdl: boundedValue(0, MAX_HB_GDL, 'g/dL', true).optional(),
+    .string({ error: requiredOr(CASE_ID_TEXT) })
+    .regex(CASE_ID_PATTERN, `expected ${CASE_ID_TEXT}`),
+  heightCm: boundedValue(heightCm),
+  weightKg: boundedValue(weightKg),
+  sex: z.enum(['female', 'male'], { error: requiredOr('"female" or "male"') }),
+  ageYears: boundedValue(ageYears).optional(),
+  hbPreopGdl: boundedValue(HB_PREOP_GDL).optional(),
 });
+
+/** Pixel coordinate of a seed; the workflow checks it against the frame size. */
+const pixel = z
+  .number({ error: requiredOr('a number of pixels, 0 or more') })
+  .min(0, 'expected a number of pixels, 0 or more');
 
 /** Body of POST /recording; units as in RecordingOptions. */
 const RecordingBody = z.strictObject({
-  view: z.enum(VIEW_NAMES, { message: `expected one of ${VIEW_NAMES.join(', ')}` }),
-  seed: z.strictObject({ x: z.number(), y: z.number() }).optional(),
-  depthCm: z.number().positive().optional(),
-  mmPerPixel: z.number().positive().optional(),
-  durationS: z.number().positive().optional(),
+  view: z.enum(VIEW_NAMES, { error: requiredOr(`one of ${VIEW_NAMES.join(', ')}`) }),
+  seed: z.strictObject({ x: pixel, y: pixel }).optional(),
+  depthCm: boundedNumber(RECORDING_LIMITS.depthCm).optional(),
+  mmPerPixel: boundedNumber(RECORDING_LIMITS.mmPerPixel).optional(),
+  durationS: boundedNumber(RECORDING_LIMITS.durationS).optional(),
 });
 
 /** HTTP status of each error code the workflow raises; any other code is a server error. */
@@ -76,7 +94,11 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
  */
 export function createWorkflowApi(service: WorkflowService, logger: Logger): Hono {
   const api = new Hono();
-  api.get('/', (c) => c.json({ case: service.snapshot() }));
+  const snapshot = (c: Context) => c.json({ case: service.snapshot() });
+  api.get('/', snapshot);
+  // A mounted app's "/" route matches only the path without the trailing slash, so this route,
+  // whose parameter matches only the empty string, serves /api/workflow/ as well.
+  api.get('/:trailingSlash{^$}', snapshot);
   api.post('/case', async (c) => {
     const body = await readJsonBody(c, OpenCaseBody);
     return c.json({ case: await service.openCase(body) }, 201);

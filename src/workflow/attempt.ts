@@ -10,6 +10,7 @@ import { analyseClip } from '../scan/view-scan.ts';
 import {
   analysisIssue,
   checkRecording,
+  pulsationIssue,
   recordingIssue,
   type QualityThresholds,
 } from './quality.ts';
@@ -55,6 +56,11 @@ export async function buildAttempt(
       context.engine,
       context.logger,
     );
+    const pulsation = pulsationIssue(result);
+    if (pulsation) {
+      context.logger.info({ view: context.view }, 'no pulsation found in the artery recording');
+      return { ...attempt, ...failed([pulsation], figures) };
+    }
     return { ...attempt, quality: { passed: true, issues: [], figures }, result };
   } catch (error) {
     if (!(error instanceof BvEdgeError)) throw error;

@@ -1,6 +1,6 @@
 import { BvEdgeError } from '../core/errors.ts';
 import type { CaptureState } from '../core/frames.ts';
-import { isViewName, VIEW_NAMES, type ViewName } from '../core/image.ts';
+import { isViewName, VIEW_NAMES, type Point, type ViewName } from '../core/image.ts';
 import type { ModelManifest } from '../inference/manifest.ts';
 import type { RecordingOptions, WorkflowStep } from './types.ts';
 
@@ -37,21 +37,74 @@ export function checkView(view: unknown): ViewName {
   );
 }
 
-/** Checks the operator's per-recording settings; the ranges match the scan command's. */
-export function checkRecordingOptions(options: RecordingOptions): void {
-  const { seed, depthCm, mmPerPixel, durationS } = options;
+/** A numeric input range; the lower bound is excluded when `minExclusive` is set. */
+export interface InputRange {
+  min: number;
+  max: number;
+  unit: string;
+  minExclusive?: boolean;
+}
+
+/** Accepted per-recording settings, shared by the API schema and the workflow's own check. */
+export const RECORDING_LIMITS = {
+  depthCm: { min: 1, max: 30, unit: 'cm' },
+  mmPerPixel: { min: 0, max: 5, unit: 'mm', minExclusive: true },
+  durationS: { min: 0, max: 60, unit: 's', minExclusive: true },
+} as const satisfies Record<string, InputRange>;
+
+/** Describes a range for messages, e.g. "a number 1–30 cm" or "a number above 0 and at most 5 mm". */
+export function rangeText({ min, max, unit, minExclusive }: InputRange): string {
+  return minExclusive
+    ? `a number above ${min} and at most ${max} ${unit}`
+    : `a number ${min}–${max} ${unit}`;
+}
+
+export function inRange(value: number, { min, max, minExclusive }: InputRange): boolean {
+  return Number.isFinite(value) && (minExclusive ? value > min : value >= min) && value <= max;
+}
+
+/**
+ * Checks the operator's per-recording settings; the ranges match the scan command's. The seed is
+ * checked against `frameSize`, the size of the latest source frame, when one has arrived.
+ */
+export function checkRecordingOptions(
+  options: RecordingOptions,
+  frameSize: { width: number; height: number } | null = null,
+): void {
+  const { seed } = options;
   if (seed && (!Number.isFinite(seed.x) || !Number.isFinite(seed.y))) {
     throw invalidRequest(`Invalid seed (${seed.x}, ${seed.y}): expected pixel coordinates.`, seed);
   }
-  if (depthCm !== undefined && !(depthCm >= 1 && depthCm <= 30)) {
-    throw invalidRequest(`Invalid depth ${depthCm} cm: expected 1–30 cm.`, depthCm);
+  if (seed && frameSize) checkSeedInFrame(seed, frameSize);
+  for (const field of ['depthCm', 'mmPerPixel', 'durationS'] as const) {
+    const value = options[field];
+    const range = RECORDING_LIMITS[field];
+    if (value !== undefined && !inRange(value, range)) {
+      throw invalidRequest(`Invalid ${field} ${value}: expected ${rangeText(range)}.`, value);
+    }
   }
-  if (mmPerPixel !== undefined && !(mmPerPixel > 0 && mmPerPixel <= 5)) {
-    throw invalidRequest(`Invalid pixel spacing ${mmPerPixel} mm: expected 0–5 mm.`, mmPerPixel);
-  }
-  if (durationS !== undefined && !(durationS > 0 && durationS <= 60)) {
-    throw invalidRequest(`Invalid recording duration ${durationS} s: expected 0–60 s.`, durationS);
-  }
+}
+
+/**
+ * Rejects a requested duration shorter than the quality check's minimum for the view, because
+ * such a recording could never pass. `minDurationS` is the view model's input window by default.
+ */
+export function checkRecordingDuration(durationS: number | undefined, minDurationS: number): void {
+  if (durationS === undefined || durationS >= minDurationS) return;
+  throw invalidRequest(
+    `Invalid durationS ${durationS}: the quality check needs at least ` +
+      `${minDurationS.toFixed(1)} s for this view. Record for ${minDurationS.toFixed(1)} s or longer.`,
+    durationS,
+  );
+}
+
+function checkSeedInFrame(seed: Point, { width, height }: { width: number; height: number }) {
+  if (seed.x >= 0 && seed.x < width && seed.y >= 0 && seed.y < height) return;
+  throw invalidRequest(
+    `Invalid seed (${seed.x}, ${seed.y}): it lies outside the ${width}×${height} video frame. ` +
+      `Give x 0–${width - 1} and y 0–${height - 1} pixels, or leave the seed out.`,
+    seed,
+  );
 }
 
 /** Capture states in which a recording cannot start, with what the operator should do. */

@@ -2,6 +2,7 @@ import { BvEdgeError } from '../core/errors.ts';
 import type { CaptureState } from '../core/frames.ts';
 import { toGray, type Rect, type ViewName } from '../core/image.ts';
 import type { ModelManifest } from '../inference/manifest.ts';
+import type { ViewResult } from '../scan/types.ts';
 import { longestFrozenRunS, measureMotion } from './frame-checks.ts';
 import type { RecordedClip } from './recorder.ts';
 import type { WorkflowSettings } from './settings.ts';
@@ -90,6 +91,24 @@ export function analysisIssue(error: BvEdgeError, view: ViewName): QualityIssue 
       };
   }
 }
+
+/**
+ * Rejects an artery view whose lumen showed no heart-rate pulsation, because then the tracked
+ * lumen is most likely not the carotid artery, or the probe pressed it shut.
+ */
+export function pulsationIssue(result: ViewResult): QualityIssue | null {
+  if (!ARTERY_VIEWS.has(result.view) || result.measurements.heartRateBpm !== undefined) return null;
+  return {
+    code: 'no_pulsation',
+    message:
+      `No heart-rate pulsation was found in the ${result.view} lumen, so the tracked vessel is ` +
+      'probably not the carotid artery. Centre the carotid artery without pressing on it, or tap ' +
+      'the middle of its lumen to mark it, then record again.',
+  };
+}
+
+/** Views of an artery, whose lumen must pulse with the heart rate. */
+const ARTERY_VIEWS: ReadonlySet<ViewName> = new Set(['ca']);
 
 function stateIssue(state: CaptureState, view: ViewName): QualityIssue | null {
   const advice = STATE_ADVICE[state];

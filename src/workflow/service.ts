@@ -29,6 +29,7 @@ import {
 import { WorkflowEventBus } from './events.ts';
 import {
   busyMessage,
+  checkRecordingDuration,
   checkRecordingOptions,
   checkSourceRecordable,
   checkView,
@@ -83,6 +84,9 @@ export class WorkflowService {
   /** Serialises state changes, so two requests never interleave their steps. */
   private queue: Promise<unknown> = Promise.resolve();
   private running = false;
+  /** Size of the latest source frame, for the check of a seed; null until a frame arrives. */
+  private frameSize: { width: number; height: number } | null = null;
+  private unsubscribeFrames: (() => void) | null = null;
 
   constructor(options: WorkflowServiceOptions) {
     // A copy, because replaceEngine() swaps the engine in it.
@@ -98,6 +102,11 @@ export class WorkflowService {
       this.options.engine.manifest,
     );
     const stored = loadOpenCase(this.options.store);
+    this.unsubscribeFrames = this.options.source.subscribe(({ frame }) => {
+      if (this.frameSize?.width !== frame.width || this.frameSize.height !== frame.height) {
+        this.frameSize = { width: frame.width, height: frame.height };
+      }
+    });
     this.running = true;
     if (stored) await this.restore(stored);
     this.logger.info(
@@ -113,6 +122,8 @@ export class WorkflowService {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.unsubscribeFrames?.();
+    this.unsubscribeFrames = null;
     const recording = this.recording;
     this.recording = null;
     recording?.recorder.cancel();
@@ -219,7 +230,11 @@ export class WorkflowService {
     return this.exclusive(() => {
       const active = this.requireStep('idle', 'record a view');
       const checkedView = checkView(view);
-      checkRecordingOptions(options);
+      checkRecordingOptions(options, this.frameSize);
+      checkRecordingDuration(
+        options.durationS,
+        qualityThresholds(this.options.settings, this.engine.manifest, checkedView).minDurationS,
+      );
       checkSourceRecordable(this.options.source.state, checkedView);
       this.options.recordingGuard?.(checkedView);
       this.beginRecording(active, checkedView, options);

@@ -48,6 +48,7 @@ export type QualityCode =
   | 'vessel_not_found'
   | 'vessel_lost'
   | 'seed_outside_frame'
+  | 'no_pulsation'
   | 'analysis_failed';
 
 export interface QualityIssue {

@@ -100,7 +100,7 @@ test('broker outage during a scan', { skip: mosquittoSkipReason, timeout: 300_00
   const overrides = {
     mqtt: { url: broker!.url, site: SITE, device: DEVICE },
     fleet: { telemetryIntervalS: 3600 },
-    capture: { source: { kind: 'phantom' as const, view: 'ivc' as const } },
+    capture: { source: { kind: 'phantom' as const, view: 'ca' as const } },
   };
   const config = loadConfig({ dataDir: folder, providers: ['cpu'], ...overrides }, { env: {} });
   capture = new CaptureService({

@@ -150,7 +150,7 @@ test('disk full keeps stored cases', { timeout: 120_000 }, async (t) => {
     sex: 'female',
   });
   assert.equal(opened.status, 201, JSON.stringify(opened.json));
-  const rejected = await post('api/workflow/recording', { view: 'ivc', durationS: 3 });
+  const rejected = await post('api/workflow/recording', { view: 'ivc', durationS: 3.5 });
   assert.equal(rejected.status, 507, JSON.stringify(rejected.json));
   assert.equal(rejected.json.code, 'insufficient_storage');
   assert.match(String(rejected.json.detail), /only \d+ MiB are free .*\(storage\.minFreeMb\)/);

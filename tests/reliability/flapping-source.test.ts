@@ -146,7 +146,7 @@ test('flapping source recovers each time', { skip: gstSkip, timeout: 240_000 }, 
     if (cycle === 1) {
       const started = await api<{ case: CaseSnapshot }>('/recording', {
         view: 'ivc',
-        durationS: 2,
+        durationS: 3.5,
       });
       assert.equal(started.status, 202, `recording while live: ${JSON.stringify(started.json)}`);
     }

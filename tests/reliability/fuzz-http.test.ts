@@ -58,7 +58,7 @@ const ROUTES: Route[] = [
     path: 'api/workflow/case',
     valid: { caseId: 'fuzz-open', heightCm: 172, weightKg: 70, sex: 'male' },
   },
-  { method: 'POST', path: 'api/workflow/recording', valid: { view: 'ivc', durationS: 3 } },
+  { method: 'POST', path: 'api/workflow/recording', valid: { view: 'ivc', durationS: 3.5 } },
   { method: 'POST', path: 'api/workflow/recording/stop', valid: null },
   { method: 'POST', path: 'api/workflow/accept', valid: null },
   { method: 'POST', path: 'api/workflow/retake', valid: null },

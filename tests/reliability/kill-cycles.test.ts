@@ -180,7 +180,7 @@ test('kill -9 cycles lose nothing', { skip: mosquittoSkipReason, timeout: 1_200_
       providers: ['cpu'],
       mqtt: { url: broker.url, site: 'reliability', device: 'cart-k' },
       http: { port: 0 },
-      capture: { source: { kind: 'phantom', view: 'ivc' } },
+      capture: { source: { kind: 'phantom', view: 'ca' } },
     }),
   );
   const next = random(20261204);

@@ -5,6 +5,8 @@
 'use strict';
 
 const CATALOGUES = window.BV_EDGE_CATALOGUES;
+/** g/dL of 1 of each hemoglobin unit, from the server's unit conversions. */
+const HB_GDL_PER_UNIT = window.BV_EDGE_HB_GDL_PER_UNIT;
 const LANGUAGE_KEY = 'bv-edge-language';
 const VIEW_ORDER = ['ijv', 'scv', 'ivc', 'ca'];
 const WORKFLOW_EVENTS = [
@@ -25,6 +27,10 @@ const PREVIEW_INTERVAL_MS = 250;
 const SETUP_PREVIEW_INTERVAL_MS = 1000;
 /** Delay before a new event stream when the browser gave up on one, ms. */
 const RECONNECT_MS = 2000;
+/** Days of closed cases in the recent-cases list. */
+const RECENT_DAYS = 7;
+/** Minimum delay between two re-reads of a closed case while its delivery is pending, ms. */
+const DELIVERY_REFRESH_MS = 3000;
 
 const body = document.body;
 const state = {
@@ -33,13 +39,15 @@ const state = {
   status: null,
   /** The open case from GET /api/workflow, or null. */
   workflowCase: null,
-  /** The case closed on this page: { record, labels, delivery }, until a new case is started. */
+  /** The closed case shown: { caseId, record, labels, delivery }, until a new case is started. */
   closed: null,
+  /** Cases closed in the last RECENT_DAYS days from GET /api/cases, newest first, or null. */
+  recent: null,
   /** Latest recording-progress event. */
   progress: null,
   selectedView: null,
   devicePanel: false,
-  /** Result of the MRN push: 'sent', 'not-configured', 'failed' or null. */
+  /** Result of storing the MRN for the HL7 push: 'stored', 'not-configured', 'failed' or null. */
   mrnPush: null,
   abandonArmed: false,
   error: null,
@@ -62,6 +70,37 @@ function t(key, params) {
   return template.replace(/\{(\w+)\}/g, (_, name) => String(params?.[name] ?? ''));
 }
 
+/**
+ * Sentences of the study-population check (src/clinical/population.ts and the cohort check of
+ * src/scan/scan.ts) with the catalogue key that translates each; the numbers are kept as sent.
+ */
+const REASON_PATTERNS = [
+  [/^age not entered; cannot confirm (?<min>[\d.]+)–(?<max>[\d.]+) years$/, 'reason.ageMissing'],
+  [
+    /^age (?<value>[\d.]+) years is outside (?<min>[\d.]+)–(?<max>[\d.]+) years$/,
+    'reason.ageOutside',
+  ],
+  [
+    /^BMI (?<value>[\d.]+) kg\/m² is outside (?<min>[\d.]+)–(?<max>[\d.]+) kg\/m²$/,
+    'reason.bmiOutside',
+  ],
+  [/^preoperative Hb not entered; cannot confirm ≥ (?<min>[\d.]+) g\/dL$/, 'reason.hbMissing'],
+  [/^preoperative Hb (?<value>[\d.]+) g\/dL is below (?<min>[\d.]+) g\/dL$/, 'reason.hbBelow'],
+  [
+    /^view features outside the training cohort \(largest \|z\| (?<value>[\d.]+), limit (?<limit>[\d.]+)\): the model extrapolates$/,
+    'reason.featuresOutside',
+  ],
+];
+
+/** Returns a population reason in the page's language; a sentence it does not know stays as sent. */
+function translateReason(reason) {
+  for (const [pattern, key] of REASON_PATTERNS) {
+    const match = pattern.exec(reason);
+    if (match) return t(key, match.groups);
+  }
+  return reason;
+}
+
 function formatNumber(value, digits) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return t('value.missing');
   return new Intl.NumberFormat(state.language, {
@@ -70,16 +109,19 @@ function formatNumber(value, digits) {
   }).format(value);
 }
 
-/** Formats with a unit that Intl supports, e.g. 'milliliter', 'milliliter-per-kilogram'. */
-function formatUnit(value, unit, digits) {
+/**
+ * Formats a value with the unit symbol of the catalogue key `unitKey`, e.g. 'unit.mL'. Intl's
+ * unit style is not used because its Chinese names mix words and symbols ("毫升/kg").
+ */
+function formatQuantity(value, unitKey, digits) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return t('value.missing');
-  return new Intl.NumberFormat(state.language, {
-    style: 'unit',
-    unit,
-    unitDisplay: 'short',
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(value);
+  return t('unit.value', { value: formatNumber(value, digits), unit: t(unitKey) });
+}
+
+/** Returns the message of `key`, or `fallback` when the catalogue has no such key. */
+function tOr(key, fallback, params) {
+  const text = t(key, params);
+  return text === `⟦${key}⟧` ? fallback : text;
 }
 
 /** Formats a value with a unit that Intl lacks (mm², /min); a missing value shows no unit. */
@@ -168,15 +210,23 @@ async function request(method, path, payload) {
   return { ok: response.ok, status: response.status, body: parsed };
 }
 
+/**
+ * Shows a problem response. The form error is the translated message of its code, followed by
+ * the server's `detail` when no field is named. Each field error is the translated error code,
+ * followed by the server's description of the expected value.
+ */
 function showProblem(result) {
   const code = result.body?.code ?? 'internal_error';
-  state.error =
-    t(`problem.${code}`) === `⟦problem.${code}⟧` ? t('problem.generic') : t(`problem.${code}`);
+  const errors = result.body?.errors ?? [];
+  const message = tOr(`problem.${code}`, t('problem.generic'));
+  const detail = result.body?.detail;
+  state.error = errors.length === 0 && detail ? `${message} ${detail}` : message;
   state.fieldErrors = {};
-  for (const error of result.body?.errors ?? []) {
-    const key = `field.error.${error.code}`;
-    const message = t(key) === `⟦${key}⟧` ? t('field.error.other') : t(key);
-    state.fieldErrors[error.field.split('.')[0]] = message;
+  for (const error of errors) {
+    const prefix = tOr(`field.error.${error.code}`, t('field.error.other'));
+    const name = error.field.split('.')[0];
+    const text = error.detail ? t('field.error.detail', { prefix, detail: error.detail }) : prefix;
+    state.fieldErrors[name] = state.fieldErrors[name] ? `${state.fieldErrors[name]} ${text}` : text;
   }
 }
 
@@ -197,15 +247,30 @@ async function refreshCase() {
   if (state.workflowCase) state.closed = null;
 }
 
+let closedReadAt = 0;
+
 async function refreshClosed() {
   if (!state.closed) return;
-  const result = await request('GET', `/api/cases/${encodeURIComponent(state.closed.caseId)}`);
-  if (result.ok) state.closed = { caseId: state.closed.caseId, ...result.body };
+  const caseId = state.closed.caseId;
+  closedReadAt = Date.now();
+  const result = await request('GET', `/api/cases/${encodeURIComponent(caseId)}`);
+  if (result.ok && state.closed?.caseId === caseId) state.closed = { caseId, ...result.body };
+}
+
+async function refreshRecent() {
+  const result = await request('GET', `/api/cases?days=${RECENT_DAYS}`);
+  if (result.ok) state.recent = result.body.cases;
 }
 
 async function refreshAll() {
-  await Promise.all([refreshStatus(), refreshCase(), refreshClosed()]);
+  await Promise.all([refreshStatus(), refreshCase(), refreshClosed(), refreshRecent()]);
   render();
+}
+
+/** Returns whether a delivery of the closed case may still change, so the page reads it again. */
+function deliveryPending(closed) {
+  const hl7 = closed?.delivery?.hl7?.state;
+  return closed?.delivery?.central === 'queued' || ['queued', 'sending', 'retrying'].includes(hl7);
 }
 
 // ---- Live events ---------------------------------------------------------------------------------
@@ -220,6 +285,10 @@ function connectEvents() {
   source.addEventListener('status', (event) => {
     state.status = JSON.parse(event.data);
     updateLiveParts();
+    const due = Date.now() - closedReadAt >= DELIVERY_REFRESH_MS;
+    if (currentScreen?.startsWith('closed:') && due && deliveryPending(state.closed)) {
+      void refreshClosed().then(updateClosedScreen);
+    }
   });
   source.addEventListener('recording-progress', (event) => {
     state.progress = JSON.parse(event.data);
@@ -242,7 +311,7 @@ async function onWorkflowEvent(name, payload) {
   }
   if (name === 'recording-started' || name === 'retake') state.progress = null;
   await refreshCase();
-  if (name === 'case-closed') await refreshClosed();
+  if (name === 'case-closed') await Promise.all([refreshClosed(), refreshRecent()]);
   render();
 }
 
@@ -268,7 +337,10 @@ function render() {
     document.getElementById('main').replaceChildren(renderScreen(screen));
     currentScreen = screen;
   }
-  if (screen === 'new') updateNewCaseErrors();
+  if (screen === 'new') {
+    updateNewCaseErrors();
+    updateRecent();
+  }
   if (screen.startsWith('closed:')) updateClosedScreen();
   updateLiveParts();
   schedulePreviews();
@@ -321,10 +393,19 @@ function updateLiveParts() {
   const capture = state.status?.capture;
   const chip = document.getElementById('capture-chip');
   if (chip) {
-    chip.textContent = capture
-      ? t('capture.chip', { state: t(`capture.state.${capture.state}`) })
-      : t('capture.unknown');
-    chip.className = capture?.state === 'live' ? 'chip ok' : 'chip down';
+    // Without the event stream the last status is old, so it is shown as not updating.
+    const captureState = capture ? t(`capture.state.${capture.state}`) : null;
+    if (!state.connected) {
+      chip.textContent = captureState
+        ? t('capture.stale', { state: captureState })
+        : t('capture.staleUnknown');
+    } else {
+      chip.textContent = captureState
+        ? t('capture.chip', { state: captureState })
+        : t('capture.unknown');
+    }
+    chip.className = state.connected && capture?.state === 'live' ? 'chip ok' : 'chip down';
+    chip.dataset.stale = String(!state.connected);
   }
   updateMrnNotice();
   if (currentScreen?.startsWith('case:')) updateTiles();
@@ -334,7 +415,13 @@ function updateLiveParts() {
 
 // ---- New case -----------------------------------------------------------------------------------
 
-const NEW_CASE_FIELDS = ['caseId', 'heightCm', 'weightKg', 'sex', 'ageYears', 'mrn'];
+const NEW_CASE_FIELDS = ['caseId', 'heightCm', 'weightKg', 'sex', 'ageYears', 'hbPreopGdl', 'mrn'];
+
+/** Returns the site's hemoglobin unit (config clinical.hemoglobinUnit), e.g. 'g/L'. */
+function siteHbUnit() {
+  const unit = body.dataset.hbUnit;
+  return unit && HB_GDL_PER_UNIT[unit] ? unit : 'g/dL';
+}
 
 function field(name, label, input, hint) {
   return el(
@@ -399,6 +486,12 @@ function renderNewCase() {
       sex,
       el('span', { class: 'field-error', id: 'error-sex', 'data-testid': 'error-sex' }),
     ),
+    field(
+      'hbPreopGdl',
+      t('case.hbPreop', { unit: t(`unit.hb.${siteHbUnit()}`) }),
+      textInput('hbPreop', 'decimal', { 'data-testid': 'hb-preop' }),
+      t('case.hbPreopHint'),
+    ),
     field('mrn', t('case.mrn'), textInput('mrn', 'text'), t('case.mrnHint')),
     el(
       'button',
@@ -406,7 +499,64 @@ function renderNewCase() {
       t('case.open'),
     ),
   );
-  return el('section', { class: 'screen' }, form);
+  return el(
+    'section',
+    { class: 'screen' },
+    form,
+    el('div', { id: 'recent', 'data-testid': 'recent' }),
+  );
+}
+
+/** Renders the list of recently closed cases; each opens its result and label form. */
+function updateRecent() {
+  const target = document.getElementById('recent');
+  if (!target || !state.recent) return;
+  const items = state.recent.map((item) =>
+    el(
+      'li',
+      {},
+      button(
+        [
+          el('strong', {}, item.caseId),
+          el('span', { class: 'muted' }, formatDate(item.createdAt)),
+          el('span', {}, formatQuantity(item.bvMl, 'unit.mL', 0)),
+          el(
+            'span',
+            { class: 'muted' },
+            t('recent.labels', { count: formatNumber(item.labelCount, 0) }),
+          ),
+        ],
+        () => void openClosedCase(item.caseId),
+        'btn secondary recent-case',
+        `recent-${item.caseId}`,
+      ),
+    ),
+  );
+  target.replaceChildren(
+    el(
+      'section',
+      { class: 'card' },
+      el('h2', {}, t('recent.title')),
+      el(
+        'p',
+        { class: 'muted' },
+        items.length > 0
+          ? t('recent.intro', { days: formatNumber(RECENT_DAYS, 0) })
+          : t('recent.empty', { days: formatNumber(RECENT_DAYS, 0) }),
+      ),
+      items.length > 0 ? el('ul', { class: 'recent-list' }, items) : null,
+    ),
+  );
+}
+
+/** Shows the stored result and the label form of a closed case. */
+async function openClosedCase(caseId) {
+  clearProblem();
+  state.mrnPush = null;
+  state.closed = { caseId, record: null, labels: [], delivery: null };
+  await refreshClosed();
+  currentScreen = null;
+  render();
 }
 
 function updateNewCaseErrors() {
@@ -435,8 +585,14 @@ async function submitNewCase(event) {
     const parsed = decimalOrText(value(name));
     if (parsed !== undefined) payload[name] = parsed;
   }
+
+  // The API takes g/dL; a value that is not a number goes as typed, so the API names the field.
+  const hbPreop = decimalOrText(value('hbPreop'));
+  if (typeof hbPreop === 'number') payload.hbPreopGdl = hbPreop * HB_GDL_PER_UNIT[siteHbUnit()];
+  else if (hbPreop !== undefined) payload.hbPreopGdl = hbPreop;
   if (sex) payload.sex = sex;
   const mrn = value('mrn').trim();
+
   state.busy = true;
   const result = await request('POST', '/api/workflow/case', payload);
   state.busy = false;
@@ -455,11 +611,28 @@ async function submitNewCase(event) {
   render();
 }
 
-/** Sends the MRN to the HL7 link for the monitor push; a 404 means no HL7 link is configured. */
+/**
+ * Stores the MRN on the cart for the HL7 push after the case is closed; a 404 means no HL7 link
+ * is configured.
+ */
 async function pushMrn(caseId, mrn) {
   const result = await request('PUT', `/api/hl7/cases/${encodeURIComponent(caseId)}/mrn`, { mrn });
-  if (result.ok) return 'sent';
+  if (result.ok) return 'stored';
   return result.status === 404 ? 'not-configured' : 'failed';
+}
+
+/** Returns the translated intended use of a model bundle, or the value itself when unknown. */
+function intendedUseText(use) {
+  return tOr(`intendedUse.${use}`, use);
+}
+
+/**
+ * Returns whether the daemon withholds HL7 pushes of the loaded model, because its intended use
+ * is not clinical and hl7.allowResearchPush is off.
+ */
+function pushesWithheld() {
+  const use = state.status?.model?.intendedUse;
+  return Boolean(use) && use !== 'clinical' && state.status?.hl7?.researchPushAllowed === false;
 }
 
 // ---- Open case: view tiles ------------------------------------------------------------------------
@@ -468,8 +641,8 @@ function renderCaseScreen() {
   const workflowCase = state.workflowCase;
   const covariates = workflowCase.covariates;
   const patient = [
-    formatUnit(covariates.heightCm, 'centimeter', 0),
-    formatUnit(covariates.weightKg, 'kilogram', 1),
+    formatQuantity(covariates.heightCm, 'unit.cm', 0),
+    formatQuantity(covariates.weightKg, 'unit.kg', 1),
     t(`sex.${covariates.sex}`),
     covariates.ageYears === undefined
       ? null
@@ -513,13 +686,18 @@ function renderMrnNotice() {
   });
 }
 
-/** Shows the outcome of the MRN push for the monitor, once the push has returned. */
+/** Shows whether the MRN was stored and whether the push after the case is closed will send it. */
 function updateMrnNotice() {
   const notice = document.getElementById('mrn-notice');
   if (!notice) return;
-  notice.hidden = !state.mrnPush;
-  notice.className = state.mrnPush === 'sent' ? 'banner ok' : 'banner';
-  notice.textContent = state.mrnPush ? t(`hl7.mrn.${state.mrnPush}`) : '';
+  const outcome = state.mrnPush === 'stored' && pushesWithheld() ? 'withheld' : state.mrnPush;
+  notice.hidden = !outcome;
+  notice.className = outcome === 'stored' ? 'banner ok' : 'banner';
+  const use = intendedUseText(state.status?.model?.intendedUse);
+  notice.textContent = outcome
+    ? t(outcome === 'stored' ? 'hl7.mrn.kept' : `hl7.mrn.${outcome}`, { use })
+    : '';
+  notice.dataset.outcome = outcome ?? '';
 }
 
 function renderTile(view) {
@@ -637,7 +815,7 @@ function updateCaseFooter(workflowCase) {
   const notice = document.getElementById('case-notice');
   if (notice) {
     notice.hidden = !workflowCase.notice;
-    notice.textContent = workflowCase.notice ? t('case.notice') : '';
+    notice.textContent = workflowCase.notice ? caseNoticeText(workflowCase.notice) : '';
   }
   const actionError = document.getElementById('action-error');
   if (actionError) actionError.textContent = state.error ?? '';
@@ -660,6 +838,19 @@ function updateCaseResult(workflowCase) {
     result.replaceChildren(card);
   }
   updateDelivery();
+}
+
+/**
+ * Translates the daemon's notice of the open case. The workflow writes the restart notice as
+ * "The <view> recording was interrupted by a restart. …"; any other notice is shown after the
+ * generic message, in the daemon's words.
+ */
+function caseNoticeText(notice) {
+  const interrupted = /^The (ijv|scv|ivc|ca) recording was interrupted by a restart\./.exec(notice);
+  if (interrupted) {
+    return t('case.notice.interrupted', { view: t(`view.${interrupted[1]}.short`) });
+  }
+  return `${t('case.notice')} ${notice}`;
 }
 
 function setVisible(tile, testId, visible) {
@@ -759,12 +950,12 @@ function renderResult({ estimate, views, closed }) {
       el(
         'span',
         { class: 'bv-ml', 'data-testid': 'bv-ml' },
-        formatUnit(estimate.bvMl, 'milliliter', 0),
+        formatQuantity(estimate.bvMl, 'unit.mL', 0),
       ),
       el(
         'span',
         { class: 'bv-kg', 'data-testid': 'bv-kg' },
-        formatUnit(estimate.bvMlPerKg, 'milliliter-per-kilogram', 1),
+        formatQuantity(estimate.bvMlPerKg, 'unit.mLPerKg', 1),
       ),
     ),
     el(
@@ -773,12 +964,12 @@ function renderResult({ estimate, views, closed }) {
       row(
         t('result.interval'),
         t('result.range', {
-          lower: formatUnit(estimate.lowerMl, 'milliliter', 0),
-          upper: formatUnit(estimate.upperMl, 'milliliter', 0),
+          lower: formatQuantity(estimate.lowerMl, 'unit.mL', 0),
+          upper: formatQuantity(estimate.upperMl, 'unit.mL', 0),
         }),
         'interval',
       ),
-      row(t('result.nadler'), formatUnit(estimate.nadlerMl, 'milliliter', 0), 'nadler'),
+      row(t('result.nadler'), formatQuantity(estimate.nadlerMl, 'unit.mL', 0), 'nadler'),
       row(t('index.ivcCollapsibility'), formatPercent(ivc?.collapsibilityIndex), 'ivc-ci'),
       row(t('index.ijvArea'), withUnit('unit.mm2Value', ijv?.areaMm2?.mean, 1), 'ijv-area'),
       row(t('index.ijvCollapsibility'), formatPercent(ijv?.collapsibilityIndex), 'ijv-ci'),
@@ -788,6 +979,17 @@ function renderResult({ estimate, views, closed }) {
         estimate.population.inPopulation ? t('result.population.in') : t('result.population.out'),
         'population',
       ),
+      estimate.population.inPopulation
+        ? null
+        : row(
+            t('result.populationReasons'),
+            el(
+              'ul',
+              { class: 'reasons' },
+              estimate.population.reasons.map((reason) => el('li', {}, translateReason(reason))),
+            ),
+            'population-reasons',
+          ),
       row(
         t('result.model'),
         t('result.modelValue', {
@@ -797,11 +999,21 @@ function renderResult({ estimate, views, closed }) {
         }),
         'model',
       ),
-      row(t('result.intendedUse'), estimate.intendedUse, 'intended-use'),
+      row(t('result.intendedUse'), intendedUseText(estimate.intendedUse), 'intended-use'),
       row(t('delivery.central'), '', 'delivery-central'),
       row(t('delivery.hl7'), '', 'delivery-hl7'),
     ),
-    el('p', { class: 'notice' }, estimate.notice),
+    el(
+      'p',
+      { class: 'notice', 'data-testid': 'fixed-notice' },
+      tOr(`notice.${estimate.intendedUse}`, t('notice.unknown')),
+    ),
+    el(
+      'p',
+      { class: 'muted' },
+      `${t('result.manifestNotice')}: `,
+      el('span', { 'data-testid': 'manifest-notice' }, estimate.notice),
+    ),
   );
 }
 
@@ -816,7 +1028,38 @@ function updateDelivery() {
     });
   }
   const hl7 = document.querySelector('[data-testid="delivery-hl7"]');
-  if (hl7) hl7.textContent = t(`hl7.state.${state.status?.hl7?.state ?? 'absent'}`);
+  if (hl7) {
+    const text = hl7DeliveryText();
+    hl7.textContent = text.text;
+    hl7.dataset.state = text.state;
+  }
+}
+
+/**
+ * Returns { state, text } of the HL7 push of the case on screen: for a closed case its outbox
+ * message as GET /api/cases/:caseId returns it, for the open case what will happen at close.
+ */
+function hl7DeliveryText() {
+  const closed = currentScreen?.startsWith('closed:') ? state.closed : null;
+  const use = intendedUseText(
+    closed ? closed.record?.estimate.intendedUse : state.status?.model?.intendedUse,
+  );
+  if (closed) {
+    const delivery = closed.delivery?.hl7;
+    if (!delivery) return { state: '', text: t('value.missing') };
+    const params = {
+      use: intendedUseText(delivery.intendedUse),
+      code: delivery.ackCode ?? '',
+      error: delivery.error ?? '',
+    };
+    return { state: delivery.state, text: t(`hl7.case.${delivery.state}`, params) };
+  }
+  const link = state.status?.hl7?.state;
+  if (!link || link === 'disabled')
+    return { state: 'not-configured', text: t('hl7.case.not-configured') };
+  if (pushesWithheld())
+    return { state: 'open-withheld', text: t('hl7.case.open-withheld', { use }) };
+  return { state: 'open', text: t('hl7.case.open') };
 }
 
 // ---- Closed case: result and ANH label form ------------------------------------------------------
@@ -861,6 +1104,7 @@ function startNewCase() {
   state.mrnPush = null;
   clearProblem();
   render();
+  void refreshRecent().then(updateRecent);
 }
 
 function renderLabelForm() {
@@ -983,9 +1227,19 @@ function renderLabels() {
               'tr',
               { 'data-testid': `label-${label.method}` },
               el('td', {}, t(`anh.method.${label.method}`)),
-              el('td', {}, formatUnit(label.bvMl, 'milliliter', 0)),
+              el('td', {}, formatQuantity(label.bvMl, 'unit.mL', 0)),
               el('td', {}, formatNumber(label.revision, 0)),
-              el('td', {}, formatNumber(label.warnings.length, 0)),
+              el(
+                'td',
+                { 'data-testid': `label-warnings-${label.method}` },
+                label.warnings.length === 0
+                  ? t('label.noWarnings')
+                  : el(
+                      'ul',
+                      { class: 'reasons' },
+                      label.warnings.map((warning) => el('li', {}, warning)),
+                    ),
+              ),
             ),
           ),
         ),
@@ -1004,6 +1258,7 @@ function renderDevicePanel() {
       'div',
       { class: 'card' },
       el('h2', {}, t('device.title')),
+      el('p', { class: 'banner', id: 'device-stale', 'data-testid': 'device-stale', hidden: true }),
       el('dl', { class: 'facts', id: 'device-facts' }),
     ),
     el(
@@ -1028,7 +1283,13 @@ function renderDevicePanel() {
 function updateDevicePanel() {
   const facts = document.getElementById('device-facts');
   const status = state.status;
+  const stale = document.getElementById('device-stale');
+  if (stale) {
+    stale.hidden = state.connected;
+    stale.textContent = state.connected ? '' : t('device.stale');
+  }
   if (!facts || !status) return;
+  facts.classList.toggle('stale', !state.connected);
   const capture = status.capture;
   const area = capture?.imageArea;
   const providers = Object.entries(status.executionProviders ?? {})
@@ -1075,7 +1336,7 @@ function updateDevicePanel() {
         ? t('device.outboxEmpty')
         : t('device.outboxValue', {
             depth: formatNumber(outbox.depth, 0),
-            age: formatUnit(outbox.oldestAgeS, 'second', 0),
+            age: formatQuantity(outbox.oldestAgeS, 'unit.s', 0),
           }),
       'device-outbox',
     ),
@@ -1083,7 +1344,7 @@ function updateDevicePanel() {
       t('device.disk'),
       status.diskFreeBytes === null
         ? t('value.missing')
-        : formatUnit(status.diskFreeBytes / 1e9, 'gigabyte', 1),
+        : formatQuantity(status.diskFreeBytes / 1e9, 'unit.GB', 1),
       'device-disk',
     ),
     row(t('device.started'), formatDate(status.startedAt), 'device-started'),
