@@ -295,7 +295,10 @@ export class Daemon {
         restartCapture: () => this.restartCapture(capture),
       }),
       engine: () => services.workflow?.engine ?? services.engine ?? null,
-      ...(services.models && { models: () => services.models!.bundles() }),
+      ...(services.models && {
+        models: () => services.models!.bundles(),
+        bundles: () => services.models!.bundles(),
+      }),
       latency: this.latency,
       outbox: () => publisher.stats(),
       storageEvents: this.storageEvents,

@@ -29,7 +29,14 @@ import { percentile } from '../src/fleet/latency.ts';
 import { readTemperatures } from '../src/fleet/sysfs.ts';
 import { auditLog } from '../src/store/schema.ts';
 import { repoRoot } from './helpers/data.ts';
-import { configText, record, SITE, startAgent, type AgentHarness } from './helpers/fleet.ts';
+import {
+  configText,
+  FLEET_BUNDLES,
+  record,
+  SITE,
+  startAgent,
+  type AgentHarness,
+} from './helpers/fleet.ts';
 import { mosquittoSkipReason, startMosquitto, type Mosquitto } from './helpers/mosquitto.ts';
 
 const logger = silentLogger();
@@ -508,6 +515,7 @@ describe('fleet agent on mosquitto', { skip: mosquittoSkipReason }, () => {
         intendedUse: 'reference',
         providers: { ivc: 'cpu', fusion: 'cpu' },
       });
+      assert.deepEqual(info.bundles, FLEET_BUNDLES);
       assert.ok(
         recorder.messages.every((m) => m.retain),
         'status and info are retained',

@@ -15,7 +15,7 @@ import { captureEventType, FLEET_EVENTS } from './events.ts';
 import { buildInfo, summarizeModel, type ModelSource } from './info.ts';
 import type { LatencyRecorder } from './latency.ts';
 import type { LogRing } from './log-ring.ts';
-import { EventPayload, StatusPayload, TelemetryPayload } from './payloads.ts';
+import { EventPayload, StatusPayload, TelemetryPayload, type BundlesSummary } from './payloads.ts';
 import { RequestRouter, type RequestContext } from './router.ts';
 import { readDiskSpace } from './sysfs.ts';
 import { collectTelemetry, type OutboxState } from './telemetry.ts';
@@ -39,6 +39,8 @@ export interface FleetAgentOptions {
   engine: () => ModelSource | null;
   /** Returns the model-list data; left out, model-list lists the loaded bundle. */
   models?: () => unknown;
+  /** The active and the previous bundle for `info`; left out, `info` has bundles null. */
+  bundles?: () => BundlesSummary;
   latency: LatencyRecorder;
   /** Outbox figures; outbox-stats returns the whole object. */
   outbox: () => OutboxState;
@@ -218,6 +220,7 @@ export class FleetAgent {
     const info = buildInfo({
       config: this.config,
       engine: this.options.engine(),
+      bundles: this.options.bundles?.() ?? null,
       startedAt: this.startedAt,
       now: new Date(),
     });

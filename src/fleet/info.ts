@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 
 import type { Config } from '../config/index.ts';
 import { isSecretKey } from './redact.ts';
-import type { InfoPayload, ModelSummary } from './payloads.ts';
+import type { BundlesSummary, InfoPayload, ModelSummary } from './payloads.ts';
 
 /** The bv-edge version from package.json, read once. */
 export const DAEMON_VERSION: string = (
@@ -45,6 +45,7 @@ function canonicalJson(value: unknown): string {
 export function buildInfo(options: {
   config: Config;
   engine: ModelSource | null;
+  bundles?: BundlesSummary | null;
   startedAt: Date;
   now: Date;
 }): InfoPayload {
@@ -57,6 +58,7 @@ export function buildInfo(options: {
     nodeVersion: process.version,
     startedAt: options.startedAt.toISOString(),
     model: summarizeModel(options.engine),
+    bundles: options.bundles ?? null,
     configHash: configHash(config),
   };
 }

@@ -95,6 +95,23 @@ export const ModelSummary = z.strictObject({
 export type ModelSummary = z.infer<typeof ModelSummary>;
 
 /** Retained `info`, published after every connect and when the model changes. */
+/** One model bundle as `info` names it. */
+const BundleSummary = z.strictObject({
+  name: z.string(),
+  version: z.string(),
+  /** `installed` for a bundle delivered over the air, `configured` for the config's modelDir. */
+  source: z.string(),
+  intendedUse: z.string(),
+});
+
+/** The active and the previous model bundle, and the health gate of the last activation. */
+export const BundlesSummary = z.strictObject({
+  active: BundleSummary.nullable(),
+  previous: BundleSummary.nullable(),
+  gate: z.string(),
+});
+export type BundlesSummary = z.infer<typeof BundlesSummary>;
+
 export const InfoPayload = z.strictObject({
   at: isoTime,
   site: z.string(),
@@ -105,6 +122,8 @@ export const InfoPayload = z.strictObject({
   startedAt: isoTime,
   /** The loaded model bundle; null when none is loaded. */
   model: ModelSummary.nullable(),
+  /** The active and the previous bundle of the bundle store; null without one. */
+  bundles: BundlesSummary.nullable(),
   /** SHA-256 of the effective config with secret-named keys removed, hex. */
   configHash: z.string().regex(/^[0-9a-f]{64}$/),
 });

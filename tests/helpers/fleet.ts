@@ -14,6 +14,14 @@ import { defaultTopicBase } from '../../src/mqtt/topics.ts';
 import { openDatabase, type Store } from '../../src/store/index.ts';
 
 /** A frame source whose state the test sets; it delivers no frames. */
+
+/** The bundles that the test agent reports in `info`: one delivered over the air, one before. */
+export const FLEET_BUNDLES = {
+  active: { name: 'reference', version: '1.1.0', source: 'installed', intendedUse: 'research' },
+  previous: { name: 'reference', version: '1.0.0', source: 'configured', intendedUse: 'reference' },
+  gate: 'passed',
+};
+
 export class StubFrameSource implements FrameSource {
   fps = 0;
   private current: CaptureState = 'live';
@@ -118,6 +126,7 @@ export async function startAgent(brokerUrl: string, device: string): Promise<Age
       manifest: { name: 'reference', version: '1.0.0', intendedUse: 'reference' },
       providers: { ivc: 'cpu', fusion: 'cpu' },
     }),
+    bundles: () => FLEET_BUNDLES,
     latency: new LatencyRecorder(),
     outbox: () => publisher.stats(),
     logLines,
