@@ -1,87 +1,43 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-
-import { stringify } from 'yaml';
 
 import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { acquireInstanceLock, LOCK_FILE_NAME } from '../src/ops/index.ts';
 import { runCli } from './helpers/cli.ts';
-import { repoRoot } from './helpers/data.ts';
+import { DaemonProcesses, type RunningDaemon } from './helpers/daemon-process.ts';
 
-// These tests run the real `bv-edge run` command as a child process. The broker URL points at a
-// closed port on 127.0.0.1, so nothing leaves the machine.
+// These tests run the real `bv-edge run` command as a child process.
 
-const START_TIMEOUT_MS = 120_000;
-const children = new Set<ChildProcess>();
+let processes: DaemonProcesses;
 let tempDir = '';
 
 before(async () => {
-  tempDir = await mkdtemp(join(tmpdir(), 'bv-edge-daemon-process-'));
+  processes = await DaemonProcesses.create('bv-edge-daemon-process-');
+  tempDir = processes.dir;
 });
 
 after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await rm(tempDir, { recursive: true, force: true });
+  await processes.cleanup();
 });
 
-interface RunningDaemon {
-  child: ChildProcess;
-  /** Status page URL from the start-up line. */
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
+/** Writes a config whose data folder is `<name>-data` and whose source is videotestsrc. */
 function writeConfig(name: string, settings: Record<string, unknown>): string {
-  const path = join(tempDir, `${name}.yaml`);
-  const config = {
-    version: 2,
-    providers: ['cpu'],
+  return processes.writeConfig(name, {
     dataDir: join(tempDir, `${name}-data`),
-    mqtt: { url: 'mqtt://127.0.0.1:9' },
-    http: { host: '127.0.0.1', port: 0 },
     capture: { source: { kind: 'test' } },
     ...settings,
-  };
-  writeFileSync(path, stringify(config));
-  return path;
+  });
 }
 
-/** Starts `bv-edge run --config FILE` at log level info and waits for its start-up line. */
-async function startDaemon(configPath: string): Promise<RunningDaemon> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(repoRoot, 'src/cli.ts'), 'run', '--config', configPath],
-    { cwd: repoRoot, env: { ...process.env, BV_EDGE_LOG_LEVEL: 'info' } },
-  );
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolveExit(code);
-    }),
-  );
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const match = /status page on (http:\/\/\S+)/.exec(stdout);
-    if (match) return { child, url: match[1]!, stderr: () => stderr, exited };
-    if (child.exitCode !== null) break;
-    await delay(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`bv-edge run did not start (exit ${child.exitCode}):\n${stdout}\n${stderr}`);
+/** Starts the daemon at log level info, because some tests read its log lines. */
+function startDaemon(configPath: string): Promise<RunningDaemon> {
+  return processes.start(configPath, { BV_EDGE_LOG_LEVEL: 'info' });
 }
 
 async function stopDaemon(daemon: RunningDaemon): Promise<number | null> {

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { stringify } from 'yaml';
-
-import { repoRoot } from './helpers/data.ts';
+import { DaemonProcesses, type RunningDaemon } from './helpers/daemon-process.ts';
 
 // These tests run the real `bv-edge run` command as a child process, the way systemd runs it.
 // The broker URL points at a closed port on 127.0.0.1, so estimates stay queued.
@@ -29,70 +25,24 @@ while True:
     print(json.dumps(s.recv(65536).decode()), flush=True)
 `;
 
-const START_TIMEOUT_MS = 120_000;
-const children = new Set<ChildProcess>();
+let processes: DaemonProcesses;
 let tempDir = '';
 
 before(async () => {
-  tempDir = await mkdtemp(join(tmpdir(), 'bv-edge-ops-daemon-'));
+  processes = await DaemonProcesses.create('bv-edge-ops-daemon-');
+  tempDir = processes.dir;
 });
 
 after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await rm(tempDir, { recursive: true, force: true });
+  await processes.cleanup();
 });
 
-interface RunningDaemon {
-  child: ChildProcess;
-  /** Status page URL from the start-up line. */
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
 function writeConfig(name: string, settings: Record<string, unknown>): string {
-  const path = join(tempDir, `${name}.yaml`);
-  const config = {
-    version: 2,
-    providers: ['cpu'],
-    mqtt: { url: 'mqtt://127.0.0.1:9' },
-    http: { host: '127.0.0.1', port: 0 },
-    ...settings,
-  };
-  writeFileSync(path, stringify(config));
-  return path;
+  return processes.writeConfig(name, settings);
 }
 
-/** Starts `bv-edge run --config FILE` and waits for its start-up line. */
-async function startDaemon(
-  configPath: string,
-  env: Record<string, string> = {},
-): Promise<RunningDaemon> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', resolve(repoRoot, 'src/cli.ts'), 'run', '--config', configPath],
-    { cwd: repoRoot, env: { ...process.env, BV_EDGE_LOG_LEVEL: 'warn', ...env } },
-  );
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolveExit(code);
-    }),
-  );
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const match = /status page on (http:\/\/\S+)/.exec(stdout);
-    if (match) return { child, url: match[1]!, stderr: () => stderr, exited };
-    if (child.exitCode !== null) break;
-    await delay(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`bv-edge run did not start (exit ${child.exitCode}):\n${stdout}\n${stderr}`);
+function startDaemon(configPath: string, env: Record<string, string> = {}): Promise<RunningDaemon> {
+  return processes.start(configPath, env);
 }
 
 async function api<T>(
@@ -134,8 +84,7 @@ async function startNotifyReceiver(): Promise<{ socket: string; messages: () => 
   const child = spawn(PYTHON, ['-c', NOTIFY_RECEIVER, socket], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  processes.track(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const messages = (): string[] =>
