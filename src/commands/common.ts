@@ -37,7 +37,7 @@ export function configFrom(values: Record<string, unknown>): Config {
   });
 }
 
-/** What the CLI gives every command besides its arguments and the logger. */
+/** Context the CLI passes to a command besides its arguments and the logger. */
 export interface CommandContext {
   /** Recent log lines of this process; only `run` keeps them. */
   logLines: LogRing | null;

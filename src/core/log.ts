@@ -17,7 +17,7 @@ export const REDACTED_LOG_PATHS = [
   '*.headers.authorization',
 ];
 
-/** A second place for log lines, e.g. the ring that answers the fleet's log-tail request. */
+/** A second place for log lines, e.g. the ring that serves the fleet's log-tail request. */
 export interface LogCopy {
   write(line: string): void;
 }

@@ -58,7 +58,7 @@ export async function applyConfigChange(
     extname(file).toLowerCase() === '.json'
       ? editJson(original, change)
       : editYaml(original, change);
-  // The temporary name keeps the extension, which tells the loader JSON from YAML.
+  // The temporary name keeps the extension, because the loader picks JSON or YAML by it.
   const temp = join(dirname(file), `.${randomBytes(6).toString('hex')}.${basename(file)}`);
   let next: Config;
   try {
@@ -144,7 +144,7 @@ function isSchemaKey(path: readonly string[]): boolean {
   return true;
 }
 
-/** The config that `file` gives now, or null when it does not load, e.g. after a hand edit. */
+/** Loads the config that `file` gives now; null when it does not load, e.g. after a hand edit. */
 function effectiveConfig(file: string, env: Environment): Config | null {
   try {
     return resolveConfig({ file, env }).config;
@@ -158,7 +158,7 @@ function validate(temp: string, file: string, env: Environment): Config {
     return resolveConfig({ file: temp, env }).config;
   } catch (error) {
     if (!(error instanceof BvEdgeError)) throw error;
-    // The loader names the temporary file; the requester knows the real one.
+    // The loader names the temporary file, so the message is rewritten to name the real one.
     const message =
       error.code === 'config_invalid' && Array.isArray(error.value)
         ? describeProblems(`${file} with the requested change`, error.value as ConfigProblemInfo[])

@@ -12,7 +12,7 @@ export const DAEMON_VERSION: string = (
   }
 ).version;
 
-/** What `info` reports about a loaded model bundle; InferenceEngine has these members. */
+/** Model bundle fields that `info` reports; InferenceEngine has these members. */
 export interface ModelSource {
   readonly manifest: { name: string; version: string; intendedUse: string };
   readonly providers: Readonly<Record<string, string>>;
@@ -38,7 +38,8 @@ function canonicalJson(value: unknown): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
   const entries = Object.entries(value)
     .filter(([key, inner]) => !isSecretKey(key) && inner !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // Object keys are unique, so two entries never compare equal.
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
 }
 

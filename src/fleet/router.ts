@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.ts';
 import { RequestEnvelope, ResponsePayload, type ResponseError } from './payloads.ts';
 import { checkCommandName } from './topics.ts';
 
-/** What a request handler gets beside its params. */
+/** Context of a request handler besides its params. */
 export interface RequestContext {
   transactionId: string;
   /** The request's `client` field, e.g. "engineer@laptop"; null when it had none. */
@@ -41,7 +41,7 @@ export interface RequestRouterOptions {
 const MAX_CONCURRENT_REQUESTS = 8;
 /** Bytes searched for a transaction id in a payload that is too large or not JSON. */
 const TRANSACTION_ID_SCAN_BYTES = 4096;
-/** Longest transactionId accepted, characters, as the response payload schema allows. */
+/** Maximum transactionId length, characters, as the response payload schema allows. */
 const MAX_TRANSACTION_ID_CHARS = 128;
 const TRANSACTION_ID_PATTERN = /"transactionId"\s*:\s*"((?:[^"\\\n]|\\.){1,128})"/;
 
@@ -59,7 +59,7 @@ export class RequestRouter {
 
   /**
    * Adds `command`. With `paramsSchema`, the request's params (or `{}` when left out) are parsed
-   * by it before the handler runs, and a mismatch is answered with invalid_params naming each
+   * by it before the handler runs, and a mismatch gets an invalid_params response naming each
    * key path. Throws when the name is invalid or already registered; call `unregister` first to
    * replace a command.
    */
@@ -84,7 +84,7 @@ export class RequestRouter {
     return this.routes.delete(command);
   }
 
-  /** The current fleet.maxRequestBytes: the largest request payload accepted, bytes. */
+  /** Returns the current fleet.maxRequestBytes, the largest request payload accepted, bytes. */
   maxRequestBytes(): number {
     return this.options.maxRequestBytes();
   }

@@ -43,9 +43,9 @@ export interface Readiness {
   modelsLoaded: boolean;
   /** State of the live capture; null when the daemon has none. */
   captureState: CaptureState | null;
-  /** Why capture is not live, with the fix where one is known; null when unknown or live. */
+  /** Reason that capture is not live, with the fix where one is known; null when unknown or live. */
   captureReason?: string | null;
-  /** Why new recordings would be rejected, e.g. low disk space; null when they are accepted. */
+  /** Reason that new recordings are rejected, e.g. low disk space; null when they are accepted. */
   recordingBlocked?: string | null;
 }
 

@@ -151,7 +151,7 @@ export function errorProblem(
 }
 
 /**
- * Whether `error` is a failed write to a full disk: SQLite's SQLITE_FULL (better-sqlite3 sets the
+ * Returns whether `error` is a failed write to a full disk: SQLite's SQLITE_FULL (better-sqlite3 sets the
  * result code as `code`) or a file write's ENOSPC.
  */
 function isDiskFull(error: unknown): boolean {

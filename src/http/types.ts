@@ -52,7 +52,7 @@ export interface CaptureSummary {
   fps: number;
   /** Frames dropped since capture started because the daemon fell behind. */
   framesDropped?: number;
-  /** Why the state is not live, in words, with the fix where one is known; null when live. */
+  /** Reason that the state is not live, with the fix where one is known; null when live. */
   reason?: string | null;
   /** Ultrasound image area in source pixels, or null while it is not known yet. */
   imageArea?: Rect | null;

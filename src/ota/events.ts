@@ -39,7 +39,8 @@ export class ModelEvents {
 
   emit(type: ModelEventType, data: Record<string, unknown>): void {
     const failure = type.endsWith('-rejected') || type.endsWith('-failed');
-    const level = this.quiet ? 'debug' : failure ? 'warn' : 'info';
+    let level: 'debug' | 'warn' | 'info' = failure ? 'warn' : 'info';
+    if (this.quiet) level = 'debug';
     this.logger[level]({ event: type, ...data }, `model event ${type}`);
     for (const listener of [...this.listeners]) {
       try {

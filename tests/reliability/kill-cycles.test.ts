@@ -193,7 +193,9 @@ test('kill -9 cycles lose nothing', { skip: mosquittoSkipReason, timeout: 1_200_
     // One kill in five lands during start-up, one in four just after a case closes, while the
     // estimate drains to the broker, and the others after a random time of work.
     const draw = next();
-    const mode = draw < 0.2 ? 'start-up' : draw < 0.45 ? 'drain' : 'work';
+    let mode = 'work';
+    if (draw < 0.45) mode = 'drain';
+    if (draw < 0.2) mode = 'start-up';
     const killAfterMs = mode === 'start-up' ? 200 + next() * 3000 : next() * 10_000;
     let phase = 'start-up';
     const started = Date.now();
