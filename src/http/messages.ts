@@ -1,3 +1,4 @@
+import { NOTICES } from '../notices/index.ts';
 import type { PageLanguage } from './languages.ts';
 
 /**
@@ -512,10 +513,13 @@ const ZH_CN: Record<MessageKey, string> = {
   'login.invalid': '令牌无效。',
 };
 
-/** The message catalogue of each page language. */
+/**
+ * The message catalogue of each page language: the page's own texts and the daemon's notices
+ * (src/notices), which the page shows in its language from their key and values.
+ */
 export const MESSAGES: Readonly<Record<PageLanguage, Readonly<Record<MessageKey, string>>>> = {
-  en: EN,
-  'zh-CN': ZH_CN,
+  en: { ...EN, ...NOTICES.en },
+  'zh-CN': { ...ZH_CN, ...NOTICES['zh-CN'] },
 };
 
 /** Returns the message of `key` in `language`, with each {name} replaced from `params`. */

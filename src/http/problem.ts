@@ -4,6 +4,8 @@ import type { z } from 'zod';
 
 import { BvEdgeError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import type { Notice } from '../core/notice.ts';
+import { notice, noticeOfMessage } from '../notices/index.ts';
 
 /** One invalid field of a request body or path. */
 export interface FieldError {
@@ -11,8 +13,10 @@ export interface FieldError {
   field: string;
   /** zod issue code, e.g. "too_small", "invalid_type", "unrecognized_keys". */
   code: string;
-  /** Description of the problem with the value and of the expected value. */
+  /** Description of the problem with the value and of the expected value, in English. */
   detail: string;
+  /** The detail as a notice, for the page to show in its language; absent for zod's own texts. */
+  notice?: Notice;
 }
 
 /** RFC 9457 problem details, with the bv-edge error code and field errors as extension members. */
@@ -23,6 +27,8 @@ export interface Problem {
   detail: string;
   /** Stable error code, as BvEdgeError.code; the page translates its message by this code. */
   code: string;
+  /** The detail as a notice, for the page to show in its language; absent when it has none. */
+  notice?: Notice;
   errors?: FieldError[];
 }
 
@@ -58,15 +64,17 @@ const TITLES: Record<string, string> = {
 export class ProblemError extends Error {
   readonly problem: Problem;
 
-  constructor(status: number, code: string, detail: string, errors?: FieldError[]) {
-    super(detail);
+  constructor(status: number, code: string, detail: string | Notice, errors?: FieldError[]) {
+    const text = typeof detail === 'string' ? detail : detail.text;
+    super(text);
     this.name = 'ProblemError';
     this.problem = {
       type: problemType(code),
       title: TITLES[code] ?? 'Request failed',
       status,
-      detail,
+      detail: text,
       code,
+      ...(typeof detail !== 'string' && { notice: detail }),
       ...(errors && { errors }),
     };
   }
@@ -83,13 +91,25 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
   return issues.flatMap((issue): FieldError[] => {
     const path = issue.path.map(String);
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        field: [...path, key].join('.'),
-        code: issue.code,
-        detail: `Unrecognized key "${key}": remove it.`,
-      }));
+      return issue.keys.map((key) => {
+        const unknown = notice('notice.field.unknownKey', { key });
+        return {
+          field: [...path, key].join('.'),
+          code: issue.code,
+          detail: unknown.text,
+          notice: unknown,
+        };
+      });
     }
-    return [{ field: path.join('.') || 'body', code: issue.code, detail: issue.message }];
+    const known = noticeOfMessage(issue.message);
+    return [
+      {
+        field: path.join('.') || 'body',
+        code: issue.code,
+        detail: issue.message,
+        ...(known && { notice: known }),
+      },
+    ];
   });
 }
 
@@ -99,13 +119,13 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
  */
 export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   if (!(c.req.header('content-type') ?? '').startsWith('application/json')) {
-    throw new ProblemError(400, 'invalid_request', 'Send the request body as application/json.');
+    throw new ProblemError(400, 'invalid_request', notice('notice.request.notJson'));
   }
   let raw: unknown;
   try {
     raw = await c.req.json();
   } catch {
-    throw new ProblemError(400, 'invalid_request', 'The request body is not valid JSON.');
+    throw new ProblemError(400, 'invalid_request', notice('notice.request.badJson'));
   }
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
@@ -114,6 +134,7 @@ export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise
   const summary = errors
     .map((error) => `${error.field}: ${error.detail.replace(/\.$/, '')}`)
     .join('; ');
+  // No notice: the page shows the field errors instead of this summary.
   throw new ProblemError(400, 'invalid_request', `Invalid request body: ${summary}.`, errors);
 }
 
@@ -136,17 +157,16 @@ export function errorProblem(
     const status = statusByCode[error.code] ?? 500;
     const level = status >= 500 ? 'error' : 'info';
     logger[level]({ err: error, path: c.req.path }, 'request rejected');
-    return problemResponse(c, new ProblemError(status, error.code, error.message).problem);
+    const detail = error.notice ?? error.message;
+    return problemResponse(c, new ProblemError(status, error.code, detail).problem);
   }
   if (isDiskFull(error)) {
     logger.error({ err: error, path: c.req.path }, 'request failed: the disk is full');
-    const detail =
-      'The database could not be written because the disk of the data folder is full. Ask the ' +
-      'biomedical engineer to free space on the cart, then try again.';
+    const detail = notice('notice.request.diskFull');
     return problemResponse(c, new ProblemError(507, 'insufficient_storage', detail).problem);
   }
   logger.error({ err: error, path: c.req.path }, 'request failed unexpectedly');
-  const detail = 'The request failed unexpectedly; see the daemon log.';
+  const detail = notice('notice.request.unexpected');
   return problemResponse(c, new ProblemError(500, 'internal_error', detail).problem);
 }
 
