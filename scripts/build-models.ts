@@ -57,6 +57,7 @@ import type { Covariates } from '../src/scan/types.ts';
 const BUNDLE_NAME = 'bv-edge-reference';
 const BUNDLE_VERSION = '0.1.0';
 const NOTICE = 'Reference model fitted on synthetic phantom data. Not for clinical use.';
+const NOTICE_ZH_CN = '基于合成体模数据拟合的参考模型。不得用于临床。';
 const TEST_VECTOR_FILE = 'test-vector.json';
 const FUSION_FILE = 'fusion.onnx';
 
@@ -409,6 +410,7 @@ function buildManifest(
     version: BUNDLE_VERSION,
     intendedUse: 'reference',
     notice: NOTICE,
+    noticeTranslations: { 'zh-CN': NOTICE_ZH_CN },
     onnxOpset: 17,
     views,
     requiredViews: [...VIEW_NAMES],

@@ -365,6 +365,7 @@ export class Daemon {
         name: workflow.engine.manifest.name,
         version: workflow.engine.manifest.version,
         intendedUse: workflow.engine.manifest.intendedUse,
+        noticeTranslations: workflow.engine.manifest.noticeTranslations ?? {},
       },
       hl7: services.hl7 ? toHl7Summary(services.hl7.status()) : { state: 'disabled', detail: null },
       diskFreeBytes: diskFreeBytes(config.dataDir),

@@ -496,6 +496,40 @@ test('replaced file plays the new one', async () => {
   }
 });
 
+test('phantom source follows the recorded view', async () => {
+  const service = captureService({ kind: 'phantom' });
+  try {
+    await service.start();
+    await waitFor(service, (s) => s.state === 'live', 'the first clip', 60_000);
+    assert.equal(service.status().phantomView, 'ijv');
+    const before = service.status().workerPid;
+    await service.prepareView('ivc');
+    const status = service.status();
+    assert.equal(status.state, 'live');
+    assert.equal(status.phantomView, 'ivc');
+    assert.notEqual(status.workerPid, before, 'the clip switch kept the old capture process');
+    // The same view again keeps the process that plays it.
+    await service.prepareView('ivc');
+    assert.equal(service.status().workerPid, status.workerPid);
+  } finally {
+    await service.stop();
+  }
+});
+
+test('fixed phantom view ignores the recorded view', async () => {
+  const service = captureService({ kind: 'phantom', view: 'ca' });
+  try {
+    await service.start();
+    await waitFor(service, (s) => s.state === 'live', 'the carotid clip', 60_000);
+    const pid = service.status().workerPid;
+    await service.prepareView('ijv');
+    assert.equal(service.status().phantomView, 'ca');
+    assert.equal(service.status().workerPid, pid);
+  } finally {
+    await service.stop();
+  }
+});
+
 test('memory growth replaces the capture process', async () => {
   const dir = tempDir();
   const path = join(dir, 'clip.mp4');

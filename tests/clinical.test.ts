@@ -28,6 +28,8 @@ import {
   type AnhRecord,
 } from '../src/clinical/index.ts';
 import { BvEdgeError } from '../src/core/errors.ts';
+import type { Notice } from '../src/core/notice.ts';
+import { CLINICAL_NOTICES } from '../src/notices/clinical.ts';
 import type { Covariates } from '../src/scan/types.ts';
 
 /** Hb 13 → 10 g/dL after 1000 mL net withdrawal, equilibrated, replaced 1:1, no other loss. */
@@ -201,7 +203,9 @@ test('ANH all labels skip bags lacking Hb', () => {
     labels.map((label) => label.method),
     ['single-step', 'continuous-exchange'],
   );
-  assert.ok(labels[0]?.warnings.some((warning) => warning.includes('bags[1].hb')));
+  const notComputed = findNotice(labels[0]?.warnings, 'notice.anh.bagHbNotComputed');
+  assert.deepEqual(notComputed.params, { fields: 'bags[1].hb' });
+  assert.equal(notComputed.text, 'bag-hemoglobin label not computed: bags[1].hb not entered.');
 });
 
 test('ANH bleeding counted as loss', () => {
@@ -209,30 +213,102 @@ test('ANH bleeding counted as loss', () => {
   const label = computeAnhLabel(record, 'single-step');
   // (1000 + 200) · 13 / 3 = 5200 mL.
   assert.equal(Math.round(label.bvMl), 5200);
-  assert.ok(label.warnings.some((warning) => warning.includes('bleeding 200 mL')));
+  const bleeding = findNotice(label.warnings, 'notice.anh.bleeding');
+  assert.deepEqual(bleeding.params, { value: 200 });
+  assertIncludes(bleeding.text, ['bleeding 200 mL', 'less certain']);
 });
 
 test('ANH short replacement warns', () => {
   const record: AnhRecord = { ...BASE, replacementVolumeMl: 800, urineOutputMl: 100 };
   const label = computeAnhLabel(record, 'single-step');
   assert.equal(label.warnings.length, 1);
-  assertIncludes(label.warnings[0], ['replacement 800 mL', 'losses of 1100 mL', 'overestimate']);
+  assert.equal(label.warnings[0]?.key, 'notice.anh.replacementShort');
+  assert.deepEqual(label.warnings[0]?.params, { value: 800, losses: 1100 });
+  assertIncludes(label.warnings[0]?.text, [
+    'replacement 800 mL',
+    'losses of 1100 mL',
+    'overestimate',
+  ]);
+
+  const missing = computeAnhLabel({ ...BASE, replacementVolumeMl: undefined }, 'single-step');
+  assert.deepEqual(missing.warnings, [
+    {
+      key: 'notice.anh.replacementMissing',
+      params: {},
+      text: 'replacement volume not entered; cannot confirm normovolemia at the second sample.',
+    },
+  ]);
 });
 
 test('ANH equilibration warning', () => {
   const short = computeAnhLabel({ ...BASE, equilibrationMinutes: 10 }, 'single-step');
   assert.equal(Math.round(short.bvMl), 4333);
   assert.equal(short.warnings.length, 1);
-  assertIncludes(short.warnings[0], ['10 min', 'site minimum of 15 min']);
+  assert.equal(short.warnings[0]?.key, 'notice.anh.equilibrationShort');
+  assert.deepEqual(short.warnings[0]?.params, { value: 10, min: 15 });
+  assertIncludes(short.warnings[0]?.text, ['10 min', 'site minimum of 15 min']);
 
   const sitePolicy = computeAnhLabel(BASE, 'single-step', { minEquilibrationMinutes: 30 });
-  assertIncludes(sitePolicy.warnings[0], ['20 min', 'site minimum of 30 min']);
+  assert.deepEqual(sitePolicy.warnings[0]?.params, { value: 20, min: 30 });
+  assertIncludes(sitePolicy.warnings[0]?.text, ['20 min', 'site minimum of 30 min']);
 
   const missing = computeAnhLabel({ ...BASE, equilibrationMinutes: undefined }, 'single-step');
-  assertIncludes(missing.warnings[0], ['equilibration time not entered']);
+  assert.equal(missing.warnings[0]?.key, 'notice.anh.equilibrationMissing');
+  assert.deepEqual(missing.warnings[0]?.params, { min: 15 });
+  assertIncludes(missing.warnings[0]?.text, ['equilibration time not entered']);
 
   assert.deepEqual(computeAnhLabel(BASE, 'single-step').warnings, []);
 });
+
+test('ANH warns of suspicious Hb', () => {
+  const cases: [Partial<AnhRecord>, Notice][] = [
+    [
+      { hbBefore: 19, hbAfter: 15, withdrawnMl: 1000 },
+      {
+        key: 'notice.anh.hbRare',
+        params: { field: 'hbBefore', value: 19, limit: 18 },
+        text: 'hbBefore 19 g/dL is above 18 g/dL, which is rare. Check the value and the Hb unit.',
+      },
+    ],
+    [
+      { hbBefore: 190, hbAfter: 150, hbUnit: 'g/L', withdrawnMl: 1000 },
+      {
+        key: 'notice.anh.hbRareConverted',
+        params: { field: 'hbBefore', value: 190, unit: 'g/L', gdl: 19, limit: 18 },
+        text:
+          'hbBefore 190 g/L (19 g/dL) is above 18 g/dL, which is rare. Check the value and ' +
+          'the Hb unit.',
+      },
+    ],
+    [
+      { hbBefore: 13, hbAfter: 10, hbUnit: 'mmol/L' },
+      {
+        key: 'notice.anh.hbLooksLikeGdl',
+        params: {
+          field: 'hbBefore',
+          value: 13,
+          gdl: Math.round(hemoglobinToGdl(13, 'mmol/L') * 10) / 10,
+          limit: 12,
+        },
+        text:
+          `hbBefore 13 mmol/L (${Math.round(hemoglobinToGdl(13, 'mmol/L') * 10) / 10} g/dL) is ` +
+          'above 12 mmol/L and looks like a value in g/dL. Check the Hb unit and enter the ' +
+          'record again if it is wrong.',
+      },
+    ],
+  ];
+  for (const [change, expected] of cases) {
+    const label = computeAnhLabel({ ...BASE, ...change }, 'single-step');
+    assert.deepEqual(label.warnings, [expected], `warnings of ${JSON.stringify(change)}`);
+  }
+});
+
+/** Returns the one notice of `key` in `notices`, failing the test when there is none. */
+function findNotice(notices: readonly Notice[] | undefined, key: string): Notice {
+  const found = notices?.filter((item) => item.key === key) ?? [];
+  assert.equal(found.length, 1, `one ${key} among ${JSON.stringify(notices)}`);
+  return found[0]!;
+}
 
 function assertIncludes(text: string | undefined, parts: string[]): void {
   assert.ok(text !== undefined, 'expected a warning, got none');
@@ -248,6 +324,9 @@ test('ANH rejects Hb after not below before', () => {
     const error = captureError(() => computeAnhLabel({ ...BASE, hbAfter }, 'single-step'));
     assert.equal(error.code, 'anh_record_invalid');
     assertMessageIncludes(error, [`hbAfter ${hbAfter} g/dL`, 'less than hbBefore 13 g/dL']);
+    assert.equal(error.notice?.key, 'notice.anh.hbNotLower');
+    assert.deepEqual(error.notice?.params, { after: hbAfter, before: 13, unit: 'g/dL' });
+    assert.equal(error.notice?.text, error.message);
   }
 });
 
@@ -262,7 +341,31 @@ test('ANH rejects Hb outside 3–25 g/dL', () => {
     const error = captureError(() => computeAnhLabel({ ...BASE, ...change }, 'single-step'));
     assert.equal(error.code, 'anh_record_invalid');
     assertMessageIncludes(error, parts);
+    assert.equal(error.notice?.text, error.message);
   }
+
+  const gdl = captureError(() => computeAnhLabel({ ...BASE, hbAfter: 2 }, 'single-step'));
+  assert.equal(gdl.notice?.key, 'notice.anh.outside');
+  assert.deepEqual(gdl.notice?.params, {
+    field: 'hbAfter',
+    value: 2,
+    unit: 'g/dL',
+    min: 3,
+    max: 25,
+  });
+  const mmol = captureError(() =>
+    computeAnhLabel({ ...BASE, hbBefore: 8, hbAfter: 1.2, hbUnit: 'mmol/L' }, 'single-step'),
+  );
+  assert.equal(mmol.notice?.key, 'notice.anh.hbOutsideConverted');
+  assert.deepEqual(mmol.notice?.params, {
+    field: 'hbAfter',
+    value: 1.2,
+    unit: 'mmol/L',
+    min: 1.86,
+    max: 15.52,
+    minGdl: 3,
+    maxGdl: 25,
+  });
 });
 
 test('ANH rejects withdrawn volume out of range', () => {
@@ -273,6 +376,14 @@ test('ANH rejects withdrawn volume out of range', () => {
       `withdrawnMl ${withdrawnMl} mL`,
       'more than 0 and at most 3000 mL',
     ]);
+    assert.equal(error.notice?.key, 'notice.anh.outsideExclusive');
+    assert.deepEqual(error.notice?.params, {
+      field: 'withdrawnMl',
+      value: withdrawnMl,
+      unit: 'mL',
+      min: 0,
+      max: 3000,
+    });
   }
 });
 
@@ -280,6 +391,8 @@ test('ANH rejects unknown Hb unit', () => {
   const error = captureError(() => computeAnhLabel({ ...BASE, hbUnit: 'mg/dL' }, 'single-step'));
   assert.equal(error.code, 'anh_record_invalid');
   assertMessageIncludes(error, ['hbUnit "mg/dL"', 'g/dL, g/L, mmol/L']);
+  assert.equal(error.notice?.key, 'notice.anh.unitInvalid');
+  assert.deepEqual(error.notice?.params, { value: 'mg/dL', units: 'g/dL, g/L, mmol/L' });
 });
 
 test('ANH rejects missing bag Hb', () => {
@@ -292,6 +405,8 @@ test('ANH rejects missing bag Hb', () => {
   assert.equal(error.code, 'anh_record_invalid');
   assertMessageIncludes(error, ['Missing bags[1].hb', 'in g/dL']);
   assert.ok(!error.message.includes('bags[0]'), error.message);
+  assert.equal(error.notice?.key, 'notice.anh.bagHbMissing');
+  assert.deepEqual(error.notice?.params, { field: 'bags[1].hb', unit: 'g/dL' });
 
   const withoutBags = captureError(() => computeAnhLabel(BASE, 'bag-hemoglobin'));
   assertMessageIncludes(withoutBags, ['Missing bags']);
@@ -308,6 +423,8 @@ test('ANH rejects non-finite numbers', () => {
   for (const [change, part] of cases) {
     const error = captureError(() => computeAnhLabel({ ...BASE, ...change }, 'single-step'));
     assertMessageIncludes(error, [part, 'finite number']);
+    assert.equal(error.notice?.key, 'notice.anh.notNumber');
+    assert.equal(error.notice?.params.value, part.split(' ')[1], 'non-finite value as text');
   }
 });
 
@@ -339,6 +456,31 @@ test('ANH collects every problem', () => {
     computeAnhLabel({ ...BASE, hbBefore: 2, withdrawnMl: 3500, urineOutputMl: -1 }, 'single-step'),
   );
   assertMessageIncludes(error, ['hbBefore 2 g/dL', 'withdrawnMl 3500 mL', 'urineOutputMl -1 mL']);
+  // The notice is the first problem's, with the count, and its text lists every problem.
+  assert.equal(error.notice?.key, 'notice.anh.outside');
+  assert.deepEqual(error.notice?.params, {
+    field: 'hbBefore',
+    value: 2,
+    unit: 'g/dL',
+    min: 3,
+    max: 25,
+    count: 3,
+  });
+  assert.equal(error.notice?.text, error.message);
+});
+
+test('ANH label outside plausible range', () => {
+  // 1000 mL at 13 → 12.9 g/dL gives 130 000 mL by single-step.
+  const error = captureError(() => computeAnhLabel({ ...BASE, hbAfter: 12.9 }, 'single-step'));
+  assert.equal(error.code, 'anh_record_invalid');
+  assert.equal(error.notice?.key, 'notice.anh.labelOutside');
+  assert.deepEqual(error.notice?.params, {
+    method: 'single-step',
+    value: 130000,
+    min: 1000,
+    max: 15000,
+  });
+  assertMessageIncludes(error, ['The single-step label comes out at 130000 mL', '1000–15000 mL']);
 });
 
 test('ANH rejects unknown method', () => {
@@ -346,6 +488,11 @@ test('ANH rejects unknown method', () => {
   const error = captureError(() => computeAnhLabel(BASE, method));
   assert.equal(error.code, 'anh_method_unknown');
   assertMessageIncludes(error, ['"dilution"', 'single-step, continuous-exchange, bag-hemoglobin']);
+  assert.equal(error.notice?.key, 'notice.anh.methodUnknown');
+  assert.deepEqual(error.notice?.params, {
+    value: 'dilution',
+    methods: 'single-step, continuous-exchange, bag-hemoglobin',
+  });
 });
 
 // ---- population
@@ -363,20 +510,38 @@ test('population flags BMI 32', () => {
   const covariates = { ...IN_POPULATION, weightKg: 98 };
   const result = checkPopulation({ covariates, hbBeforeGdl: 13 });
   assert.equal(result.inPopulation, false);
-  assert.deepEqual(result.reasons, ['BMI 32.0 kg/m² is outside 18–30 kg/m²']);
+  assert.deepEqual(result.reasons, [
+    {
+      key: 'notice.population.bmiOutside',
+      params: { value: 32, min: 18, max: 30 },
+      text: 'BMI 32 kg/m² is outside 18–30 kg/m²',
+    },
+  ]);
 });
 
 test('population flags age 80', () => {
   const covariates = { ...IN_POPULATION, ageYears: 80 };
   const result = checkPopulation({ covariates, hbBeforeGdl: 13 });
   assert.equal(result.inPopulation, false);
-  assert.deepEqual(result.reasons, ['age 80 years is outside 18–75 years']);
+  assert.deepEqual(result.reasons, [
+    {
+      key: 'notice.population.ageOutside',
+      params: { value: 80, min: 18, max: 75 },
+      text: 'age 80 years is outside 18–75 years',
+    },
+  ]);
 });
 
 test('population flags Hb 9 g/dL', () => {
   const result = checkPopulation({ covariates: IN_POPULATION, hbBeforeGdl: 9 });
   assert.equal(result.inPopulation, false);
-  assert.deepEqual(result.reasons, ['preoperative Hb 9.0 g/dL is below 10 g/dL']);
+  assert.deepEqual(result.reasons, [
+    {
+      key: 'notice.population.hbBelow',
+      params: { value: 9, min: 10 },
+      text: 'preoperative Hb 9 g/dL is below 10 g/dL',
+    },
+  ]);
 });
 
 test('population flags missing age and Hb', () => {
@@ -384,9 +549,51 @@ test('population flags missing age and Hb', () => {
   const result = checkPopulation({ covariates: { heightCm, weightKg, sex } });
   assert.equal(result.inPopulation, false);
   assert.deepEqual(result.reasons, [
-    'age not entered; cannot confirm 18–75 years',
-    'preoperative Hb not entered; cannot confirm ≥ 10 g/dL',
+    {
+      key: 'notice.population.ageMissing',
+      params: { min: 18, max: 75 },
+      text: 'age not entered; cannot confirm 18–75 years',
+    },
+    {
+      key: 'notice.population.hbMissing',
+      params: { min: 10 },
+      text: 'preoperative Hb not entered; cannot confirm ≥ 10 g/dL',
+    },
   ]);
+});
+
+test('population flags non-numeric age and Hb', () => {
+  const covariates = { ...IN_POPULATION, ageYears: Number.NaN };
+  const result = checkPopulation({ covariates, hbBeforeGdl: Number.POSITIVE_INFINITY });
+  assert.equal(result.inPopulation, false);
+  assert.deepEqual(result.reasons, [
+    {
+      key: 'notice.population.ageInvalid',
+      params: { value: 'NaN', min: 18, max: 75 },
+      text: 'age NaN is not a number; cannot confirm 18–75 years',
+    },
+    {
+      key: 'notice.population.hbInvalid',
+      params: { value: 'Infinity', min: 10 },
+      text: 'preoperative Hb Infinity is not a number; cannot confirm ≥ 10 g/dL',
+    },
+  ]);
+  // JSON stores NaN as null, so the value travels as text.
+  assert.deepEqual(JSON.parse(JSON.stringify(result.reasons)), result.reasons);
+});
+
+test('clinical notices same placeholders in Chinese', () => {
+  const placeholders = (template: string) => [...template.matchAll(/\{[^}]+\}/g)].sort().join();
+  const english: Record<string, string> = CLINICAL_NOTICES.en;
+  const chinese: Record<string, string> = CLINICAL_NOTICES['zh-CN'];
+  assert.deepEqual(Object.keys(chinese).sort(), Object.keys(english).sort());
+  for (const [key, template] of Object.entries(english)) {
+    assert.equal(placeholders(chinese[key]!), placeholders(template), `placeholders of ${key}`);
+    assert.ok(
+      !/[;:(),]/.test(chinese[key]!.replace(/\{[^}]+\}/g, '')),
+      `ASCII punctuation in ${key}`,
+    );
+  }
 });
 
 test('population bounds are inclusive', () => {

@@ -18,6 +18,7 @@ import { Hl7Schema, type Hl7Config } from '../src/config/hl7-schema.ts';
 import { loadConfig, Secret } from '../src/config/index.ts';
 import { BvEdgeError } from '../src/core/errors.ts';
 import { VIEW_NAMES } from '../src/core/image.ts';
+import { plainNotice, type Notice } from '../src/core/notice.ts';
 import { Daemon } from '../src/daemon.ts';
 import { parseAck, InvalidAckError } from '../src/hl7/ack.ts';
 import { escapeHl7, unescapeHl7 } from '../src/hl7/escape.ts';
@@ -109,7 +110,10 @@ function sampleRecord(estimate: Partial<ScanRecord['estimate']> = {}): ScanRecor
       intendedUse: 'clinical',
       notice: 'Cleared for use in adults.',
       executionProvider: 'cpu',
-      population: { inPopulation: false, reasons: ['Hb not entered & age > 80 ^ unknown'] },
+      population: {
+        inPopulation: false,
+        reasons: [plainNotice('Hb not entered & age > 80 ^ unknown')],
+      },
       ...estimate,
     },
   };
@@ -772,11 +776,19 @@ describe('HL7 API', () => {
     const { put } = await api({ after: t.after.bind(t) });
     const invalid = await put('bad%20id', JSON.stringify({ mrn: MRN }));
     assert.equal(invalid.status, 400);
-    const problem = (await invalid.json()) as { errors: { field: string }[] };
+    const problem = (await invalid.json()) as {
+      notice?: Notice;
+      errors: { field: string; notice?: Notice }[];
+    };
     assert.equal(problem.errors[0]?.field, 'caseId');
+    assert.equal(problem.notice?.key, 'notice.hl7.invalidCaseId');
+    assert.equal(problem.errors[0]?.notice?.key, 'notice.hl7.field.caseId');
     const notOpen = await put('case-2', JSON.stringify({ mrn: MRN }));
     assert.equal(notOpen.status, 409);
-    assert.equal(((await notOpen.json()) as { code: string }).code, 'case_not_open');
+    const conflict = (await notOpen.json()) as { code: string; notice?: Notice };
+    assert.equal(conflict.code, 'case_not_open');
+    assert.equal(conflict.notice?.key, 'notice.hl7.caseNotOpen');
+    assert.deepEqual(conflict.notice?.params, { caseId: 'case-2' });
     const text = await put('case-1', 'mrn=1', 'application/x-www-form-urlencoded');
     assert.equal(text.status, 400);
   });

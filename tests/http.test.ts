@@ -9,13 +9,15 @@ import { Secret } from '../src/config/index.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { createHttpApp, DaemonMetrics, type HttpApp, type Readiness } from '../src/http/index.ts';
 import { MESSAGES } from '../src/http/messages.ts';
-import type { Problem } from '../src/http/problem.ts';
+import { CASES_STATUS_BY_CODE } from '../src/http/cases.ts';
+import { PROBLEM_TITLES, type Problem } from '../src/http/problem.ts';
 import { createStatusApp, serveStatus, type StatusServer } from '../src/http/status.ts';
 import type { StatusResponse, StatusSnapshot } from '../src/http/types.ts';
 import { estimateMessage } from '../src/mqtt/payload.ts';
+import { notice, NOTICES, type NoticeKey } from '../src/notices/index.ts';
 import type { ScanRecord } from '../src/scan/types.ts';
 import { openDatabase, saveScan, type Store } from '../src/store/index.ts';
-import { createWorkflowApi } from '../src/workflow/api.ts';
+import { createWorkflowApi, WORKFLOW_STATUS_BY_CODE } from '../src/workflow/api.ts';
 import { WorkflowEventBus } from '../src/workflow/events.ts';
 import type { WorkflowService } from '../src/workflow/service.ts';
 
@@ -83,7 +85,7 @@ function sampleRecord(caseId: string): ScanRecord {
       executionProvider: 'cpu',
       population: {
         inPopulation: false,
-        reasons: ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL'],
+        reasons: [notice('notice.population.hbMissing', { min: 10 })],
       },
     },
   };
@@ -414,6 +416,38 @@ describe('touchscreen app', () => {
     }
     const shell = await (await get('')).text();
     assert.ok(shell.includes('<link rel="icon" href="/favicon.svg"'), 'shell links no icon');
+  });
+
+  test('every problem code has a page message', () => {
+    const codes = new Set([
+      ...Object.keys(PROBLEM_TITLES),
+      ...Object.keys(WORKFLOW_STATUS_BY_CODE),
+      ...Object.keys(CASES_STATUS_BY_CODE),
+    ]);
+    const untitled = [...codes].filter((code) => !(code in PROBLEM_TITLES));
+    assert.deepEqual(untitled, [], 'codes the API returns without a title');
+    for (const language of ['en', 'zh-CN'] as const) {
+      const catalogue: Readonly<Record<string, string>> = MESSAGES[language];
+      const missing = [...codes].filter((code) => catalogue[`problem.${code}`] === undefined);
+      assert.deepEqual(missing, [], `problem codes without a ${language} message`);
+    }
+  });
+
+  test('notice keys stay apart from page keys', () => {
+    const noticeKeys = Object.keys(NOTICES.en);
+    assert.ok(noticeKeys.length > 100, `only ${noticeKeys.length} notices`);
+    assert.deepEqual(
+      noticeKeys.filter((key) => !key.startsWith('notice.')),
+      [],
+      'notice keys outside the notice. prefix',
+    );
+    assert.deepEqual(Object.keys(NOTICES['zh-CN']).sort(), [...noticeKeys].sort());
+    const placeholders = (text: string) => [...text.matchAll(/\{[^}]+\}/g)].map(String).sort();
+    for (const key of noticeKeys) {
+      const en = NOTICES.en[key as NoticeKey];
+      const zh = (NOTICES['zh-CN'] as Record<string, string>)[key]!;
+      assert.deepEqual(placeholders(zh), placeholders(en), `placeholders of ${key}`);
+    }
   });
 
   test('catalogues have equal keys', () => {

@@ -24,7 +24,7 @@ import {
 } from '../src/inference/test-vector.ts';
 import { detectGpuName, engineCachePath } from '../src/inference/tensorrt.ts';
 import { generatePhantomClip, type PhantomClip } from '../src/phantom/clip.ts';
-import { estimateFromViews } from '../src/scan/scan.ts';
+import { checkScanPopulation, estimateFromViews } from '../src/scan/scan.ts';
 import type { ViewResult } from '../src/scan/types.ts';
 import { buildSmallBundle, SMALL_FEATURE_NAMES } from './fixtures/small-bundle.ts';
 
@@ -449,12 +449,33 @@ describe('InferenceEngine', () => {
     const far = await estimateFromViews(views, covariates, 13, engine);
     assert.equal(far.population.inPopulation, false);
     assert.equal(far.population.reasons.length, 1);
+    const reason = far.population.reasons[0]!;
     assert.match(
-      far.population.reasons[0]!,
-      /^view features outside the training cohort \(largest \|z\| \d+\.\d, limit 3\): the model extrapolates$/,
+      reason.text,
+      /^view features outside the training cohort \(largest \|z\| \d+(\.\d)?, limit 3\): the model extrapolates$/,
     );
     assert.ok(far.maxAbsZ! > 3, `maxAbsZ ${far.maxAbsZ}`);
-    assert.ok(far.population.reasons[0]!.includes(far.maxAbsZ!.toFixed(1)), 'reason names |z|');
+    assert.equal(reason.key, 'notice.population.featuresOutside');
+    assert.deepEqual(reason.params, { value: Math.round(far.maxAbsZ! * 10) / 10, limit: 3 });
+  });
+
+  test('feature range reason values', () => {
+    const covariates = { heightCm: 175, weightKg: 70, sex: 'male', ageYears: 52 } as const;
+    const rounded = checkScanPopulation(covariates, 13, { maxAbsZ: 4.04, zScoreLimit: 3 });
+    assert.deepEqual(rounded.reasons, [
+      {
+        key: 'notice.population.featuresOutside',
+        params: { value: 4, limit: 3 },
+        text:
+          'view features outside the training cohort (largest |z| 4, limit 3): the model ' +
+          'extrapolates',
+      },
+    ]);
+    // A non-finite |z| is text, because JSON would store NaN as null.
+    const invalid = checkScanPopulation(covariates, 13, { maxAbsZ: Number.NaN, zScoreLimit: 3 });
+    assert.deepEqual(invalid.reasons[0]?.params, { value: 'NaN', limit: 3 });
+    const inside = checkScanPopulation(covariates, 13, { maxAbsZ: 3, zScoreLimit: 3 });
+    assert.deepEqual(inside, { inPopulation: true, reasons: [] });
   });
 });
 

@@ -12,8 +12,10 @@ import { connectAsync } from 'mqtt';
 
 import { OUT_OF_POPULATION_FLAG, type AnhRecord } from '../src/clinical/index.ts';
 import { BvEdgeError } from '../src/core/errors.ts';
+import type { Notice } from '../src/core/notice.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { estimateMessage } from '../src/mqtt/payload.ts';
+import { notice } from '../src/notices/index.ts';
 import { defaultTopicBase, trainingTopic } from '../src/mqtt/topics.ts';
 import type { TrainingRecordMessage } from '../src/mqtt/training.ts';
 import { formatScanReport } from '../src/scan/report.ts';
@@ -260,7 +262,7 @@ describe('enterLabel', () => {
         hbBefore: 190,
         hbAfter: 150,
         hbUnit: 'g/L',
-        expected: /^hbBefore 190 g\/L \(19\.0 g\/dL\) is above 18 g\/dL/,
+        expected: /^hbBefore 190 g\/L \(19 g\/dL\) is above 18 g\/dL/,
       },
     ];
     for (const item of cases) {
@@ -278,10 +280,11 @@ describe('enterLabel', () => {
           OPTIONS,
         ).labels;
         assert.ok(label, `no label for ${item.hbUnit}`);
-        const hbWarnings = label.warnings.filter((warning) => warning.startsWith('hb'));
+        const texts = label.warnings.map((warning) => warning.text);
+        const hbWarnings = texts.filter((text) => text.startsWith('hb'));
         assert.ok(
-          hbWarnings.some((warning) => item.expected.test(warning)),
-          `${item.hbBefore} ${item.hbUnit} warnings: ${label.warnings.join(' | ')}`,
+          hbWarnings.some((text) => item.expected.test(text)),
+          `${item.hbBefore} ${item.hbUnit} warnings: ${texts.join(' | ')}`,
         );
         const [stored] = getLabels(store.db, 'case-hb-unit');
         assert.deepEqual(stored?.warnings, label.warnings, 'stored warnings differ');
@@ -297,7 +300,7 @@ describe('enterLabel', () => {
         entry('case-hb-typical', ANH, 'single-step'),
         OPTIONS,
       ).labels;
-      const hbWarnings = label?.warnings.filter((warning) => warning.startsWith('hb'));
+      const hbWarnings = label?.warnings.filter((warning) => warning.text.startsWith('hb'));
       assert.deepEqual(hbWarnings, [], 'a typical Hb in g/dL warns');
     } finally {
       store.close();
@@ -314,7 +317,9 @@ describe('enterLabel', () => {
         entry('case-bv-jump', { ...ANH, hbAfter: 10.2 }, 'single-step'),
         OPTIONS,
       );
-      const revisionWarning = (warnings: string[] | undefined) =>
+      const revisionWarning = (warnings: readonly Notice[] | undefined) =>
+        (warnings ?? []).filter((warning) => warning.key === 'notice.label.revisionChange');
+      const revisionText = (warnings: readonly string[] | undefined) =>
         (warnings ?? []).filter((warning) => warning.startsWith('BV '));
       assert.deepEqual(revisionWarning(small.labels[0]?.warnings), []);
 
@@ -323,10 +328,14 @@ describe('enterLabel', () => {
         entry('case-bv-jump', { ...ANH, hbAfter: 9 }, 'single-step'),
         OPTIONS,
       );
-      assert.deepEqual(revisionWarning(large.labels[0]?.warnings), [
-        'BV 3250 mL is 30 % below the 4643 mL of revision 2. Check the values and the Hb unit ' +
-          'against the anaesthesia record.',
-      ]);
+      const expected = {
+        key: 'notice.label.revisionChange',
+        params: { value: 3250, percent: 30, direction: 'below', previous: 4643, revision: 2 },
+        text:
+          'BV 3250 mL is 30 % below the 4643 mL of revision 2. Check the values and the Hb ' +
+          'unit against the anaesthesia record.',
+      };
+      assert.deepEqual(revisionWarning(large.labels[0]?.warnings), [expected]);
       const [stored] = getLabels(store.db, 'case-bv-jump');
       assert.equal(stored?.revision, 3);
       assert.deepEqual(
@@ -334,7 +343,7 @@ describe('enterLabel', () => {
         revisionWarning(large.labels[0]?.warnings),
       );
       const [, , payload] = trainingPayloads(store);
-      assert.deepEqual(revisionWarning(payload?.label.warnings), revisionWarning(stored?.warnings));
+      assert.deepEqual(revisionText(payload?.label.warnings), [expected.text]);
     } finally {
       store.close();
     }
@@ -369,9 +378,10 @@ describe('enterLabel', () => {
       assert.ok(label, 'label row missing');
       assert.equal(label.inputsCanonical.anticoagulantMlPerBag, 50);
       assert.equal(label.inputsCanonical.withdrawnNetMl, 500);
+      const texts = label.warnings.map((warning) => warning.text);
       assert.ok(
-        label.warnings.some((warning) => warning.includes('site minimum of 30 min')),
-        `warnings: ${label.warnings.join(' | ')}`,
+        texts.some((text) => text.includes('site minimum of 30 min')),
+        `warnings: ${texts.join(' | ')}`,
       );
     } finally {
       store.close();
@@ -380,72 +390,89 @@ describe('enterLabel', () => {
 });
 
 describe('enterLabel rejections', () => {
-  const cases: { name: string; entry: LabelEntry; code: string; parts: string[] }[] = [
+  const cases: {
+    name: string;
+    entry: LabelEntry;
+    code: string;
+    parts: string[];
+    noticeKey: string;
+  }[] = [
     {
       name: 'Hb after not below before',
       entry: entry('case-reject', { ...ANH, hbAfter: 13 }),
       code: 'anh_record_invalid',
       parts: ['hbAfter', '13 g/dL', 'less than hbBefore'],
+      noticeKey: 'notice.anh.hbNotLower',
     },
     {
       name: 'Hb below 3 g/dL',
       entry: entry('case-reject', { ...ANH, hbAfter: 2.5 }),
       code: 'anh_record_invalid',
       parts: ['hbAfter', '2.5', '3–25 g/dL'],
+      noticeKey: 'notice.anh.outside',
     },
     {
       name: 'Hb above 25 g/L range',
       entry: entry('case-reject', { ...ANH, hbBefore: 260, hbAfter: 100, hbUnit: 'g/L' }),
       code: 'anh_record_invalid',
       parts: ['hbBefore', '260 g/L', '30–250 g/L'],
+      noticeKey: 'notice.anh.hbOutsideConverted',
     },
     {
       name: 'withdrawn volume zero',
       entry: entry('case-reject', { ...ANH, withdrawnMl: 0 }),
       code: 'anh_record_invalid',
       parts: ['withdrawnMl', '0 mL', 'more than 0 and at most 3000 mL'],
+      noticeKey: 'notice.anh.outsideExclusive',
     },
     {
       name: 'withdrawn volume negative',
       entry: entry('case-reject', { ...ANH, withdrawnMl: -200 }),
       code: 'anh_record_invalid',
       parts: ['withdrawnMl', '-200 mL', '3000 mL'],
+      noticeKey: 'notice.anh.outsideExclusive',
     },
     {
       name: 'withdrawn volume above 3000 mL',
       entry: entry('case-reject', { ...ANH, withdrawnMl: 3001 }),
       code: 'anh_record_invalid',
       parts: ['withdrawnMl', '3001 mL', '3000 mL'],
+      noticeKey: 'notice.anh.outsideExclusive',
     },
     {
       name: 'unknown Hb unit',
       entry: entry('case-reject', { ...ANH, hbUnit: 'mg/dL' }),
       code: 'anh_record_invalid',
       parts: ['hbUnit', 'mg/dL', 'g/dL, g/L, mmol/L'],
+      noticeKey: 'notice.anh.unitInvalid',
     },
     {
       name: 'unknown method',
       entry: entry('case-reject', ANH, 'dilution'),
       code: 'anh_method_unknown',
       parts: ['dilution', 'single-step, continuous-exchange, bag-hemoglobin'],
+      noticeKey: 'notice.anh.methodUnknown',
     },
     {
       name: 'bag method without bags',
       entry: entry('case-reject', ANH, 'bag-hemoglobin'),
       code: 'anh_record_invalid',
       parts: ['bags', 'bag-hemoglobin'],
+      noticeKey: 'notice.anh.bagsRequired',
     },
     {
       name: 'unknown case id',
       entry: entry('case-nobody'),
       code: 'case_unknown',
       parts: ['case-nobody', 'scan the patient first'],
+      noticeKey: 'notice.label.caseUnknown',
     },
     {
       name: 'empty enteredBy',
       entry: { ...entry('case-reject'), enteredBy: '  ' },
       code: 'label_entry_invalid',
       parts: ['enteredBy', '1–100 printable characters'],
+      noticeKey: 'notice.label.enteredByInvalid',
     },
   ];
 
@@ -464,6 +491,8 @@ describe('enterLabel rejections', () => {
             for (const part of item.parts) {
               assert.ok(error.message.includes(part), `"${part}" not in: ${error.message}`);
             }
+            assert.equal(error.notice?.key, item.noticeKey);
+            assert.equal(error.notice?.text, error.message);
             return true;
           },
         );
@@ -493,7 +522,8 @@ describe('population flag', () => {
   test('scan check flags missing Hb', () => {
     const flag = checkScanPopulation({ heightCm: 175, weightKg: 70, sex: 'male', ageYears: 52 });
     assert.equal(flag.inPopulation, false);
-    assert.deepEqual(flag.reasons, ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL']);
+    assert.deepEqual(flag.reasons, [notice('notice.population.hbMissing', { min: 10 })]);
+    assert.equal(flag.reasons[0]?.text, 'preoperative Hb not entered; cannot confirm ≥ 10 g/dL');
     const withHb = checkScanPopulation(
       { heightCm: 175, weightKg: 70, sex: 'male', ageYears: 52 },
       12.5,
@@ -515,7 +545,7 @@ describe('population flag', () => {
       assert.equal(stored.hbPreopGdl, 12.5);
       assert.deepEqual(stored.estimate.population, {
         inPopulation: false,
-        reasons: ['BMI 32.0 kg/m² is outside 18–30 kg/m²'],
+        reasons: [notice('notice.population.bmiOutside', { value: 32, min: 18, max: 30 })],
       });
       const message = estimateMessage(stored);
       assert.equal(message.population.inPopulation, false);
@@ -524,7 +554,8 @@ describe('population flag', () => {
       assert.equal(queued.population.flag, OUT_OF_POPULATION_FLAG);
       const report = formatScanReport(stored, { sent: 1, pending: 0, connected: true }, 'mqtt://x');
       assert.ok(report.includes(`Study population: ${OUT_OF_POPULATION_FLAG}`), report);
-      assert.ok(report.includes('BMI 32.0 kg/m²'), report);
+      assert.ok(report.includes('(BMI 32 kg/m² is outside 18–30 kg/m²)'), report);
+      assert.deepEqual(queued.population.reasons, ['BMI 32 kg/m² is outside 18–30 kg/m²']);
     } finally {
       store.close();
     }
@@ -571,7 +602,7 @@ describe('population flag', () => {
       assert.equal(payload.caseId, 'case-flagged');
       assert.equal(payload.population.inPopulation, false);
       assert.equal(payload.population.flag, OUT_OF_POPULATION_FLAG);
-      assert.deepEqual(payload.population.reasons, ['BMI 32.0 kg/m² is outside 18–30 kg/m²']);
+      assert.deepEqual(payload.population.reasons, ['BMI 32 kg/m² is outside 18–30 kg/m²']);
       assert.equal(payload.estimate.population.flag, OUT_OF_POPULATION_FLAG);
       assert.equal(payload.label.method, 'single-step');
       assert.deepEqual(payload.label.bloodVolume, { value: SINGLE_STEP_ML, unit: 'mL' });
@@ -630,6 +661,112 @@ describe('population flag', () => {
   });
 });
 
+describe('stored notices', () => {
+  test('reasons and warnings round-trip', () => {
+    const store = storeWithCase('case-notices', 98);
+    try {
+      const record = { ...ANH, bleedingMl: 100, replacementVolumeMl: 1100 };
+      enterLabel(store, entry('case-notices', record, 'single-step'), OPTIONS);
+      const raw = store.sqlite
+        .prepare(
+          `select population_reasons as reasons, warnings from estimates
+             join anh_labels using (case_id) where case_id = 'case-notices'`,
+        )
+        .get() as { reasons: string; warnings: string };
+      const bmi = notice('notice.population.bmiOutside', { value: 32, min: 18, max: 30 });
+      const hb = notice('notice.population.hbMissing', { min: 10 });
+      assert.deepEqual(JSON.parse(raw.reasons), [bmi, hb], 'reasons as stored');
+      const bleeding = notice('notice.anh.bleeding', { value: 100 });
+      assert.deepEqual(JSON.parse(raw.warnings), [bleeding], 'warnings as stored');
+      assert.deepEqual(getCase(store, 'case-notices')?.estimate.population.reasons, [bmi, hb]);
+      assert.deepEqual(getLabels(store.db, 'case-notices')[0]?.warnings, [bleeding]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('old string rows read as plain notices', () => {
+    const store = storeWithCase('case-strings');
+    try {
+      enterLabel(store, entry('case-strings', ANH, 'single-step'), OPTIONS);
+      const reasons = ['age 80 years is outside 18–75 years', { key: 42 }];
+      const warnings = ['bleeding 50 mL between the samples is counted as blood lost.'];
+      store.sqlite
+        .prepare(`update estimates set population_reasons = ? where case_id = 'case-strings'`)
+        .run(JSON.stringify(reasons));
+      store.sqlite
+        .prepare(`update anh_labels set warnings = ? where case_id = 'case-strings'`)
+        .run(JSON.stringify(warnings));
+
+      const stored = getCase(store, 'case-strings');
+      assert.deepEqual(stored?.estimate.population.reasons, [
+        {
+          key: 'notice.plain',
+          params: { text: 'age 80 years is outside 18–75 years' },
+          text: 'age 80 years is outside 18–75 years',
+        },
+        // A value that is no notice keeps its JSON text rather than being dropped.
+        { key: 'notice.plain', params: { text: '{"key":42}' }, text: '{"key":42}' },
+      ]);
+      const [label] = getLabels(store.db, 'case-strings');
+      assert.deepEqual(label?.warnings, [
+        { key: 'notice.plain', params: { text: warnings[0]! }, text: warnings[0]! },
+      ]);
+      assert.deepEqual(estimateMessage(stored!).population.reasons, [
+        'age 80 years is outside 18–75 years',
+        '{"key":42}',
+      ]);
+
+      // An edit keeps the old warning row in the audit log as it was stored.
+      enterLabel(store, entry('case-strings', { ...ANH, hbAfter: 10.1 }, 'single-step'), OPTIONS);
+      const update = listAudit(store.db, 'case-strings').find(
+        (item) => item.action === 'label.update',
+      );
+      assert.deepEqual((update?.before as { warnings: unknown } | null)?.warnings, warnings);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('saveScan reads legacy reason strings', () => {
+    const store = openTempStore();
+    try {
+      const record = scanRecord('case-legacy-reason');
+      record.estimate.population = {
+        inPopulation: false,
+        // An estimate kept in memory or in an open case from before notices existed.
+        reasons: ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL' as unknown as Notice],
+      };
+      saveScan(store, record, []);
+      assert.deepEqual(getCase(store, 'case-legacy-reason')?.estimate.population.reasons, [
+        {
+          key: 'notice.plain',
+          params: { text: 'preoperative Hb not entered; cannot confirm ≥ 10 g/dL' },
+          text: 'preoperative Hb not entered; cannot confirm ≥ 10 g/dL',
+        },
+      ]);
+
+      const malformed = scanRecord('case-bad-reason');
+      malformed.estimate.population = {
+        inPopulation: false,
+        reasons: [
+          { key: 'notice.population.hbMissing', params: { min: null } } as unknown as Notice,
+        ],
+      };
+      assert.throws(
+        () => saveScan(store, malformed, []),
+        (error: unknown) =>
+          error instanceof BvEdgeError &&
+          error.code === 'INVALID_SCAN_RECORD' &&
+          error.message.includes('reason notices'),
+      );
+      assert.equal(getCase(store, 'case-bad-reason'), null);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 function collectKeys(value: unknown): string[] {
   if (Array.isArray(value)) return value.flatMap(collectKeys);
   if (value === null || typeof value !== 'object') return [];
@@ -670,7 +807,11 @@ describe('migrations', () => {
       assert.ok(stored, 'old case not readable');
       assert.equal(stored.estimate.population.inPopulation, false);
       assert.deepEqual(stored.estimate.population.reasons, [
-        'population not checked: estimate stored before the check existed',
+        {
+          key: 'notice.population.notChecked',
+          params: {},
+          text: 'population not checked: estimate stored before the check existed',
+        },
       ]);
       assert.equal(stored.hbPreopGdl, undefined);
     } finally {

@@ -16,6 +16,7 @@ import { startEmbeddedBroker } from '../src/mqtt/broker.ts';
 import { estimateMessage } from '../src/mqtt/payload.ts';
 import { OutboxPublisher, type OutboxPublisherOptions } from '../src/mqtt/publisher.ts';
 import { defaultTopicBase, estimatesTopic } from '../src/mqtt/topics.ts';
+import { notice } from '../src/notices/index.ts';
 import type { ScanRecord } from '../src/scan/types.ts';
 import { openDatabase, type Store } from '../src/store/db.ts';
 import { enqueue, outboxStats, peek } from '../src/store/outbox.ts';
@@ -79,7 +80,7 @@ function sampleRecord(caseId: string): ScanRecord {
       executionProvider: 'cpu',
       population: {
         inPopulation: false,
-        reasons: ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL'],
+        reasons: [notice('notice.population.hbMissing', { min: 10 })],
       },
     },
   };

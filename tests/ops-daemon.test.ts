@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
+import type { Problem } from '../src/http/problem.ts';
 import { DaemonProcesses, type RunningDaemon } from './helpers/daemon-process.ts';
 
 // These tests run the real `bv-edge run` command as a child process, the way systemd runs it.
@@ -191,12 +192,13 @@ describe('garbage database file at start', () => {
     });
     assert.equal(opened.status, 201, JSON.stringify(opened.json));
     // Errors come back as RFC 9457 problem details with the bv-edge code.
-    const { status, json } = await api<{ code: string; detail: string }>(daemon.url, '/recording', {
+    const { status, json } = await api<Problem>(daemon.url, '/recording', {
       view: 'ivc',
     });
     assert.equal(status, 507, JSON.stringify(json));
     assert.equal(json.code, 'insufficient_storage');
-    assert.match(json.detail, /Cannot record the ivc view: only \d+ MiB are free/);
+    assert.match(json.detail, /Cannot record the IVC view: only \d+ MiB are free/);
+    assert.equal(json.notice?.key, 'notice.ops.diskLow');
     assert.match(daemon.stderr(), /recording rejected: disk space low/);
   });
 });

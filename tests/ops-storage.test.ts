@@ -279,7 +279,7 @@ describe('disk guard', () => {
       (error: unknown) => {
         assert.ok(error instanceof BvEdgeError, 'a BvEdgeError');
         assert.equal(error.code, 'insufficient_storage');
-        assert.match(error.message, /Cannot record the ivc view: only \d+ MiB are free/);
+        assert.match(error.message, /Cannot record the IVC view: only \d+ MiB are free/);
         assert.match(error.message, /storage\.minFreeMb/);
         return true;
       },

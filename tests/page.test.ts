@@ -16,6 +16,7 @@ import { silentLogger } from '../src/core/log.ts';
 import { Daemon } from '../src/daemon.ts';
 import { createHttpApp, serveStatus, type StatusSnapshot } from '../src/http/index.ts';
 import { MESSAGES } from '../src/http/messages.ts';
+import { notice } from '../src/notices/index.ts';
 import { parseManifest } from '../src/inference/manifest.ts';
 import { WorkflowEventBus } from '../src/workflow/events.ts';
 import { launchChromium, readableText, scrollsSideways, smallTargets } from './helpers/browser.ts';
@@ -50,9 +51,24 @@ function untranslated(text: string): string[] {
   return found;
 }
 
+/**
+ * Runs of three or more English words, which a Chinese screen shows only where a sentence was
+ * left untranslated: catalogue templates with {placeholders} and the daemon's notices escape the
+ * catalogue comparison of `untranslated`, so this catches them.
+ */
+function englishPhrases(text: string): string[] {
+  return text.match(/\b[A-Za-z]{2,}(?:[ ,;:]+[A-Za-z]{2,}){2,}/g) ?? [];
+}
+
 async function assertChinese(page: Page, screen: string): Promise<void> {
   const text = await readableText(page);
   assert.deepEqual(untranslated(text), [], `${screen} shows English text`);
+  assert.deepEqual(englishPhrases(text), [], `${screen} shows English sentences`);
+}
+
+/** Matches a daemon sentence shown in `language`: English words, or Chinese characters. */
+function inLanguage(language: 'en' | 'zh-CN', english: RegExp): RegExp {
+  return language === 'en' ? english : /\p{Script=Han}/u;
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -143,7 +159,10 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
         () =>
           (document.querySelector('[data-testid="error-hbPreopGdl"]')?.textContent ?? '') !== '',
       );
-      assert.match(await page.getByTestId('error-hbPreopGdl').innerText(), /expected a number/);
+      const hbError = await page.getByTestId('error-hbPreopGdl').innerText();
+      assert.match(hbError, inLanguage(language, /expected a number/));
+      assert.match(hbError, /\d/, `the Hb error names no range: ${hbError}`);
+      await onScreen('failed field');
       await page.getByTestId('hb-preop').fill(hbPreopGL);
     }
     await page.locator('#mrn').fill('MRN-000123');
@@ -221,7 +240,10 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     );
     assert.notEqual(await page.getByTestId('error-hbAfter').innerText(), '');
     await onScreen('label errors');
-    assert.match(await page.getByTestId('error-hbBefore').innerText(), /expected a number/);
+    assert.match(
+      await page.getByTestId('error-hbBefore').innerText(),
+      inLanguage(language, /expected a number/),
+    );
     await page.locator('#enteredBy').fill('coordinator-1');
     await page.getByTestId('label-hb-unit').selectOption('g/dL');
     await page.getByTestId('label-hbBefore').fill('13.2');
@@ -233,10 +255,12 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('label-single-step').waitFor();
     await page.getByTestId('label-continuous-exchange').waitFor();
     assert.equal(await page.getByTestId('error-hbBefore').innerText(), '');
+    const warnings = await page.getByTestId('label-warnings-single-step').innerText();
     assert.match(
-      await page.getByTestId('label-warnings-single-step').innerText(),
-      /equilibration time 10 min is shorter than the site minimum of 15 min/,
+      warnings,
+      inLanguage(language, /equilibration time 10 min is shorter than the site minimum of 15 min/),
     );
+    assert.match(warnings, /10 min.*15 min/, `the warning lacks its numbers: ${warnings}`);
     await onScreen('stored label');
     await screenshot(page, `${language}-7-label`);
 
@@ -281,7 +305,12 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       await page.getByTestId('fixed-notice').innerText(),
       text[`notice.${REFERENCE_MANIFEST.intendedUse}`],
     );
-    assert.equal(await page.getByTestId('manifest-notice').innerText(), REFERENCE_MANIFEST.notice);
+    assert.equal(
+      await page.getByTestId('manifest-notice').innerText(),
+      language === 'en'
+        ? REFERENCE_MANIFEST.notice
+        : REFERENCE_MANIFEST.noticeTranslations?.[language],
+    );
     assert.match(await page.getByTestId('bv-kg').innerText(), /^[\d.,]+ mL\/kg$/);
     assert.match(await page.getByTestId('bv-ml').innerText(), /^[\d.,\s]+ mL$/);
   }
@@ -323,6 +352,20 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       },
       '132',
     );
+    // A case id used before is refused with the daemon's reason, shown in Chinese.
+    await page.getByTestId('case-id').fill('page-zh-1');
+    await page.locator('#heightCm').fill('172');
+    await page.locator('#weightKg').fill('68');
+    await page.getByTestId('sex-female').check();
+    await page.getByTestId('open-case').click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="form-error"]')?.textContent ?? '') !== '',
+    );
+    const refused = await page.getByTestId('form-error').innerText();
+    assert.ok(refused.startsWith(MESSAGES['zh-CN']['problem.case_exists']), refused);
+    assert.ok(refused.includes('page-zh-1'), `the reason does not name the case id: ${refused}`);
+    await assertChinese(page, 'case id used before');
+    await page.getByTestId('case-id').fill('');
     await page.getByTestId('language-toggle').click();
   });
 
@@ -384,7 +427,7 @@ describe('page event stream', { timeout: 60_000 }, () => {
       accepted: {},
       pendingAttempt: null,
       estimate: null,
-      notice: 'The scv recording was interrupted by a restart. Record it again.',
+      notice: notice('notice.workflow.interrupted', { view: 'scv' }),
     };
     const workflowStub = new Hono().get('/', (c) => c.json({ case: restoredCase }));
     const start = async (port: number) => {
@@ -415,7 +458,7 @@ describe('page event stream', { timeout: 60_000 }, () => {
       await notice.waitFor();
       assert.equal(
         await notice.innerText(),
-        MESSAGES.en['case.notice.interrupted'].replace('{view}', MESSAGES.en['view.scv.short']),
+        'The SCV recording was interrupted by a restart. Record it again.',
       );
       running.close();
       await running.server.close();

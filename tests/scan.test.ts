@@ -147,9 +147,9 @@ test('scan summary says the estimate is queued', { skip: realClipsSkip }, async 
     { BV_EDGE_HOME: home },
   );
   assert.equal(result.code, 0, result.stderr);
-  // 80 g/L is 8.0 g/dL, below the study's minimum preoperative Hb of 10 g/dL.
+  // 80 g/L is 8 g/dL, below the study's minimum preoperative Hb of 10 g/dL.
   assert.match(result.stdout, /Study population: outside the population the model was trained on/);
-  assert.match(result.stdout, /8\.0 g\/dL/);
+  assert.match(result.stdout, /\(preoperative Hb 8 g\/dL is below 10 g\/dL; /);
   assert.match(result.stdout, /Blood volume estimate: \d+ mL \(\d+\.\d mL\/kg\), 95 % interval/);
   assert.match(result.stdout, /Nadler formula: +4724 mL/);
   assert.match(result.stdout, /Queued for MQTT: 1 message\(s\) wait in the outbox/);

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
+import { notice } from '../src/notices/index.ts';
 import type { ScanRecord, ViewResult } from '../src/scan/types.ts';
 import { deleteMrn, getMrn, putMrn } from '../src/hl7/mrn-store.ts';
 import { eraseWal, openDatabase, type Store } from '../src/store/db.ts';
@@ -97,7 +98,7 @@ function sampleRecord(caseId: string): ScanRecord {
       executionProvider: 'cpu',
       population: {
         inPopulation: false,
-        reasons: ['preoperative Hb not entered; cannot confirm ≥ 10 g/dL'],
+        reasons: [notice('notice.population.hbMissing', { min: 10 })],
       },
     },
   };

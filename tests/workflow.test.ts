@@ -12,6 +12,7 @@ import { connectAsync } from 'mqtt';
 import { decodeClip } from '../src/capture/decode.ts';
 import { loadConfig, Secret } from '../src/config/index.ts';
 import { BvEdgeError } from '../src/core/errors.ts';
+import type { Notice } from '../src/core/notice.ts';
 import type { CaptureState, FrameSource } from '../src/core/frames.ts';
 import type { GrayFrame, Point, ViewName } from '../src/core/image.ts';
 import { silentLogger } from '../src/core/log.ts';
@@ -21,6 +22,7 @@ import { InferenceEngine } from '../src/inference/engine.ts';
 import { ensurePhantomClips, type PhantomClipFile } from '../src/phantom/index.ts';
 import { getCase, openDatabase, outboxStats, type Store } from '../src/store/index.ts';
 import { workflowCases } from '../src/store/schema.ts';
+import { NOTICES } from '../src/notices/index.ts';
 import { createWorkflowApi } from '../src/workflow/api.ts';
 import type { WorkflowEvent } from '../src/workflow/events.ts';
 import { WorkflowService } from '../src/workflow/service.ts';
@@ -30,6 +32,7 @@ import type { CaseSnapshot, RecordingOptions } from '../src/workflow/types.ts';
 import { clip, realClipsSkip, repoRoot } from './helpers/data.ts';
 import { FileFrameSource } from './helpers/file-frame-source.ts';
 import { mosquittoSkipReason, startMosquitto } from './helpers/mosquitto.ts';
+import { postJson } from './helpers/hono.ts';
 
 /** Replay pace: eight times real time keeps a 3.5 s recording under half a second. */
 const SPEED = 8;
@@ -38,6 +41,16 @@ const RECORD_S = 3.5;
 const TOPIC = 'bv-edge/v1/test/cart-1/estimates';
 const PATIENT = { heightCm: 165, weightKg: 62, sex: 'female', ageYears: 46 };
 const logger = silentLogger();
+
+/** English names of the failed checks, as the rejected accept of a failed recording lists them. */
+const CHECK_NAMES: Record<string, string> = {
+  vessel_not_found: 'vessel not found',
+  frozen: 'image frozen',
+  probe_moved: 'probe moved',
+  too_short: 'recording too short',
+  no_pulsation: 'no pulsation',
+  no_signal: 'no video signal',
+};
 
 let engine: InferenceEngine;
 let phantom: Record<ViewName, PhantomClipFile>;
@@ -83,12 +96,26 @@ function tempDb(): string {
   return join(mkdtempSync(join(tmpdir(), 'bv-edge-wf-')), 'bv-edge.sqlite');
 }
 
-/** Rejects unless `promise` rejects with a BvEdgeError of `code` whose message matches. */
-async function assertRejects(promise: Promise<unknown>, code: string, message: RegExp) {
+/**
+ * Rejects unless `promise` rejects with a BvEdgeError of `code` whose message matches. Unless
+ * `withNotice` is false, the error must carry a notice whose text is its message and whose key has
+ * a Chinese text, because the page shows it.
+ */
+async function assertRejects(
+  promise: Promise<unknown>,
+  code: string,
+  message: RegExp,
+  withNotice = true,
+) {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof BvEdgeError, `expected a BvEdgeError, got ${String(error)}`);
     assert.equal(error.code, code, error.message);
     assert.match(error.message, message);
+    if (withNotice) {
+      assert.ok(error.notice, `no notice on "${error.message}"`);
+      assert.equal(error.notice.text, error.message);
+      assert.ok(error.notice.key in NOTICES['zh-CN'], `no Chinese text of ${error.notice.key}`);
+    }
     return true;
   });
 }
@@ -267,7 +294,9 @@ test('restart in review and recording', async () => {
     await restart();
     const interrupted = workflow.snapshot();
     assert.equal(interrupted?.step, 'idle');
-    assert.match(interrupted?.notice ?? '', /scv recording was interrupted by a restart/);
+    assert.equal(interrupted?.notice?.key, 'notice.workflow.interrupted');
+    assert.deepEqual(interrupted?.notice?.params, { view: 'scv' });
+    assert.match(interrupted?.notice?.text ?? '', /SCV recording was interrupted by a restart/);
     assert.deepEqual(Object.keys(interrupted?.accepted ?? {}), ['ijv']);
   } finally {
     source.stop();
@@ -356,14 +385,22 @@ describe('quality failures keep case open', () => {
     assert.ok(codes.includes(code as never), `issues ${codes.join(', ')} lack ${code}`);
     const text = pending.quality.issues.map((issue) => issue.message).join(' ');
     assert.match(text, message);
-    await assertRejects(workflow.acceptView(), 'invalid_transition', /failed the quality check/);
+    for (const issue of pending.quality.issues) {
+      assert.equal(issue.notice.text, issue.message);
+      assert.match(issue.notice.key, /^notice\.workflow\.quality\./);
+    }
+    await assertRejects(
+      workflow.acceptView(),
+      'invalid_transition',
+      new RegExp(`failed the quality check \\(.*${CHECK_NAMES[code]}.*\\) and cannot be accepted`),
+    );
     assert.equal((await workflow.retake()).step, 'idle');
     assert.equal(workflow.snapshot()?.caseId, 'quality-1');
   }
 
   test('no vessel found', async () => {
     source.playFrames(tissueWithoutVessel(30), 30);
-    await expectFailure('vessel_not_found', /No vessel found in the ijv recording/, () =>
+    await expectFailure('vessel_not_found', /No vessel found in the IJV recording/, () =>
       workflow.recordView('ijv'),
     );
   });
@@ -386,7 +423,7 @@ describe('quality failures keep case open', () => {
     await source.play(phantom.ca.path);
     await workflow.startRecording('ca');
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await expectFailure('too_short', /lasted \d\.\d s; at least 3\.2 s/, () =>
+    await expectFailure('too_short', /lasted [\d.]+ s; at least 3\.2 s/, () =>
       workflow.stopRecording(),
     );
   });
@@ -394,8 +431,10 @@ describe('quality failures keep case open', () => {
   test('carotid without pulsation', async () => {
     // The IVC phantom breathes but does not pulse with the heart.
     await source.play(phantom.ivc.path);
-    await expectFailure('no_pulsation', /No heart-rate pulsation was found in the ca lumen/, () =>
-      workflow.recordView('ca'),
+    await expectFailure(
+      'no_pulsation',
+      /No heart-rate pulsation was found in the carotid lumen/,
+      () => workflow.recordView('ca'),
     );
   });
 
@@ -463,7 +502,7 @@ test('invalid transitions rejected', async () => {
     await assertRejects(
       workflow.closeCase(),
       'invalid_transition',
-      /views ijv, scv, ivc, ca are not accepted yet/,
+      /views IJV, SCV, IVC, carotid are not accepted yet/,
     );
     await assertRejects(
       workflow.startRecording('aorta' as ViewName),
@@ -481,10 +520,10 @@ test('invalid transitions rejected', async () => {
     await assertRejects(
       workflow.startRecording('scv'),
       'invalid_transition',
-      /ijv view is being recorded/,
+      /IJV view is being recorded/,
     );
-    await assertRejects(workflow.closeCase(), 'invalid_transition', /ijv view is being recorded/);
-    await assertRejects(workflow.acceptView(), 'invalid_transition', /ijv view is being recorded/);
+    await assertRejects(workflow.closeCase(), 'invalid_transition', /IJV view is being recorded/);
+    await assertRejects(workflow.acceptView(), 'invalid_transition', /IJV view is being recorded/);
     const attempt = await workflow.waitForAttempt();
     assert.ok(attempt.quality.passed, JSON.stringify(attempt.quality.issues));
     await assertRejects(workflow.closeCase(), 'invalid_transition', /waits for review/);
@@ -567,6 +606,7 @@ test('optional views are masked', async (t) => {
         workflow.start(),
         'invalid_config',
         /leaves out ivc, which model bv-edge-reference 0.1.0 requires/,
+        false,
       );
       store.close();
     });
@@ -620,14 +660,8 @@ test('workflow API names invalid fields', async () => {
   const { store, workflow } = await startWorkflow(tempDb(), source);
   const app = new Hono();
   app.route('/api/workflow', createWorkflowApi(workflow, logger));
-  const post = async (path: string, body: unknown) => {
-    const response = await app.request(`/api/workflow${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as ApiBody };
-  };
+  const post = (path: string, body: unknown) =>
+    postJson<ApiBody>(app, `/api/workflow${path}`, body);
   try {
     for (const path of ['/api/workflow', '/api/workflow/']) {
       const response = await app.request(path);
@@ -645,7 +679,11 @@ test('workflow API names invalid fields', async () => {
     for (const [change, field, detail] of caseCases) {
       const { status, body } = await post('/case', { caseId: 'api-2', ...PATIENT, ...change });
       assert.equal(status, 400, JSON.stringify(change));
-      assert.deepEqual(body.errors, [{ field, code: body.errors?.[0]?.code, detail }]);
+      assert.equal(body.errors?.length, 1, JSON.stringify(body));
+      assert.equal(body.errors[0]?.field, field);
+      assert.equal(body.errors[0]?.detail, detail);
+      assert.equal(body.errors[0]?.notice?.text, detail);
+      assert.match(body.errors[0]?.notice?.key ?? '', /^notice\.workflow\.field\./);
       assert.equal(body.detail, `Invalid request body: ${field}: ${detail}.`);
     }
     const unknownKey = await post('/case', { caseId: 'api-2', ...PATIENT, name: 'Jane Doe' });
@@ -669,6 +707,7 @@ test('workflow API names invalid fields', async () => {
       assert.equal(body.errors?.length, 1, JSON.stringify(body));
       assert.equal(body.errors?.[0]?.field, field);
       assert.equal(body.errors?.[0]?.detail, detail);
+      assert.equal(body.errors?.[0]?.notice?.text, detail);
     }
 
     await workflow.openCase({ caseId: 'api-2', ...PATIENT });
@@ -711,7 +750,8 @@ interface ApiBody {
   record?: ScanRecord;
   /** RFC 9457 problem details of a rejected request. */
   detail?: string;
-  errors?: { field: string; code: string; detail: string }[];
+  errors?: { field: string; code: string; detail: string; notice?: Notice }[];
+  notice?: Notice;
 }
 
 test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { CaptureConfig } from '../config/index.ts';
 import type { CaptureState, FrameSource, TimedFrame } from '../core/frames.ts';
-import type { GrayFrame, Rect } from '../core/image.ts';
+import { BvEdgeError } from '../core/errors.ts';
+import type { GrayFrame, Rect, ViewName } from '../core/image.ts';
 import { subsystemLogger, type Logger } from '../core/log.ts';
+import { notice } from '../notices/index.ts';
 import { ensurePhantomClips } from '../phantom/index.ts';
 import { AutoImageArea } from './area-tracker.ts';
 import { monotonicSeconds } from './clock.ts';
@@ -19,6 +21,8 @@ import type { WorkerStats } from './worker-protocol.ts';
 const HEARTBEAT_MS = 500;
 /** Interval of the no-signal check, ms. */
 const TICK_MS = 200;
+/** Longest wait for the next phantom clip to play after a switch, ms. */
+const CLIP_SWITCH_TIMEOUT_MS = 15_000;
 /** A failing listener is logged once per this many failures, about 10 s of frames at 30 fps. */
 const LISTENER_LOG_EVERY = 300;
 
@@ -49,6 +53,8 @@ export interface CaptureStatus {
   workerPid: number | null;
   /** Resident memory and CPU time of the capture process, from its last heartbeat. */
   worker: WorkerStats | null;
+  /** View whose clip the phantom source plays, or null for every other source. */
+  phantomView: ViewName | null;
 }
 
 /**
@@ -81,6 +87,8 @@ export class CaptureService implements FrameSource {
   private sourceEnded = false;
   private readonly logger: Logger;
   private warnedAreaOutside = false;
+  /** View whose clip the phantom source plays in follow mode, from the first view on. */
+  private followedView: ViewName = 'ijv';
   private starting = false;
   private listenerFailures = 0;
   /** The file capture reads, for failure reasons; set by start(). */
@@ -136,6 +144,42 @@ export class CaptureService implements FrameSource {
     if (capture.imageArea === null) this.autoArea.start();
     this.supervisor.start();
     this.tick = setInterval(() => this.checkSignal(), TICK_MS);
+  }
+
+  /**
+   * With the phantom source in follow mode, switches to the clip of `view` by restarting capture
+   * on it, and resolves once it is live. Any other source already shows the view the operator
+   * scans, so this returns at once. Throws `source_not_live` when the clip does not play in time.
+   */
+  async prepareView(view: ViewName): Promise<void> {
+    const source = this.options.capture.source;
+    if (source.kind !== 'phantom' || source.view !== 'follow') return;
+    if (view === this.followedView && this.supervisor) return;
+    this.followedView = view;
+    this.logger.info({ view }, 'phantom source switching to the clip of the view');
+    await this.stop();
+    const live = this.waitForState('live', CLIP_SWITCH_TIMEOUT_MS);
+    await this.start();
+    if (await live) return;
+    const params = { view, seconds: CLIP_SWITCH_TIMEOUT_MS / 1000, state: this.currentState };
+    throw new BvEdgeError('source_not_live', notice('notice.capture.clipSwitchTimeout', params), {
+      value: this.currentState,
+    });
+  }
+
+  /** Resolves true once the state becomes `wanted`, or false after `timeoutMs`. */
+  private waitForState(wanted: CaptureState, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const unsubscribe = this.onStateChange((state) => {
+        if (state === wanted) finish(true);
+      });
+      function finish(reached: boolean) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(reached);
+      }
+    });
   }
 
   /** Stops the capture process and waits until it has exited. */
@@ -215,7 +259,14 @@ export class CaptureService implements FrameSource {
       imageAreaSource: areaSource,
       workerPid: this.supervisor?.pid ?? null,
       worker: this.workerStats,
+      phantomView: this.phantomView(),
     };
+  }
+
+  private phantomView(): ViewName | null {
+    const source = this.options.capture.source;
+    if (source.kind !== 'phantom') return null;
+    return source.view === 'follow' ? this.followedView : source.view;
   }
 
   /** Forgets what the previous run saw, so that a service started again begins afresh. */
@@ -240,7 +291,7 @@ export class CaptureService implements FrameSource {
     });
     return {
       kind: 'file',
-      path: clips[source.view].path,
+      path: clips[this.phantomView() ?? this.followedView].path,
       loop: source.loop,
       realTime: source.realTime,
     };

@@ -1,4 +1,6 @@
 import { BvEdgeError } from '../core/errors.ts';
+import { plainNotice, type Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import {
   HEMOGLOBIN_UNITS,
   hemoglobinFromGdl,
@@ -109,7 +111,7 @@ export interface AnhLabel {
   bvMl: number;
   inputsCanonical: AnhInputsCanonical;
   /** Conditions that make this label less certain. Empty when none apply. */
-  warnings: string[];
+  warnings: Notice[];
 }
 
 interface Range {
@@ -147,7 +149,7 @@ export function computeAnhLabels(record: AnhRecord, options: AnhOptions = {}): A
   if (inputs.bags.length > 0 && missingHb.length === 0) {
     methods.push('bag-hemoglobin');
   } else if (missingHb.length > 0) {
-    warnings.push(`bag-hemoglobin label not computed: ${missingHb.join(', ')} not entered.`);
+    warnings.push(notice('notice.anh.bagHbNotComputed', { fields: missingHb.join(', ') }));
   }
   return methods.map((method) => ({
     method,
@@ -173,12 +175,10 @@ function computeBloodVolumeMl(method: AnhMethod, inputs: AnhInputsCanonical): nu
   const bvMl = computeUncheckedBloodVolumeMl(method, inputs);
   const { min, max } = ANH_LABEL_RANGE_ML;
   if (!(bvMl >= min && bvMl <= max)) {
-    throw new BvEdgeError(
-      'anh_record_invalid',
-      `The ${method} label comes out at ${Math.round(bvMl)} mL, outside ${min}–${max} mL: ` +
-        'check Hb before, Hb after and the withdrawn volume.',
-      { value: bvMl },
-    );
+    // NaN and ±Infinity travel as strings, because JSON would send them as null.
+    const value = Number.isFinite(bvMl) ? Math.round(bvMl) : String(bvMl);
+    const outside = notice('notice.anh.labelOutside', { method, value, min, max });
+    throw new BvEdgeError('anh_record_invalid', outside, { value: bvMl });
   }
   return bvMl;
 }
@@ -206,30 +206,27 @@ function computeUncheckedBloodVolumeMl(method: AnhMethod, inputs: AnhInputsCanon
 
 function requireHbGdl(bag: AnhBagCanonical): number {
   if (bag.hbGdl === undefined) {
-    throw new BvEdgeError(
-      'anh_record_invalid',
-      'Missing bag Hb: the bag-hemoglobin method needs it.',
-    );
+    throw new BvEdgeError('anh_record_invalid', notice('notice.anh.bagHbRequired'));
   }
   return bag.hbGdl;
 }
 
 function assertMethod(method: string): asserts method is AnhMethod {
   if (!ANH_METHODS.some((known) => known === method)) {
-    throw new BvEdgeError(
-      'anh_method_unknown',
-      `Unknown ANH method "${method}": expected one of ${ANH_METHODS.join(', ')}.`,
-      { value: method },
-    );
+    const unknown = notice('notice.anh.methodUnknown', {
+      value: String(method),
+      methods: ANH_METHODS.join(', '),
+    });
+    throw new BvEdgeError('anh_method_unknown', unknown, { value: method });
   }
 }
 
 function readMinEquilibration(options: AnhOptions): number {
   const minutes = options.minEquilibrationMinutes ?? DEFAULT_MIN_EQUILIBRATION_MINUTES;
-  const problems: string[] = [];
+  const problems: Notice[] = [];
   readNumber('minEquilibrationMinutes', minutes, 'min', ANH_LIMITS.equilibrationMinutes, problems);
   if (problems.length > 0) {
-    throw new BvEdgeError('anh_options_invalid', problems.join(' '), { value: minutes });
+    throw new BvEdgeError('anh_options_invalid', problemsNotice(problems), { value: minutes });
   }
   return minutes;
 }
@@ -238,7 +235,24 @@ function bagsMissingHemoglobin(bags: AnhBagCanonical[]): string[] {
   return bags.flatMap((bag, index) => (bag.hbGdl === undefined ? [`bags[${index}].hb`] : []));
 }
 
-// ---- Validation: every reader appends a message to `problems` and returns undefined on failure.
+/**
+ * Combines the problems of one validation into the notice of its error. The text lists every
+ * problem, in English. The key and values are those of the first problem, so that the page shows
+ * that one in its language, and `count` gives the number of problems.
+ */
+function problemsNotice(problems: readonly Notice[]): Notice {
+  const first = problems[0];
+  // Every reader that returns undefined adds a problem, so this guards a future slip only.
+  if (first === undefined) return plainNotice('Invalid ANH record.');
+  if (problems.length === 1) return first;
+  return {
+    key: first.key,
+    params: { ...first.params, count: problems.length },
+    text: problems.map((problem) => problem.text).join(' '),
+  };
+}
+
+// ---- Validation: every reader appends a notice to `problems` and returns undefined on failure.
 
 /**
  * Validates a record and converts it to canonical units, collecting every problem into one
@@ -250,7 +264,7 @@ export function canonicalizeAnhRecord(
   options: { requireBagHemoglobin?: boolean } = {},
 ): AnhInputsCanonical {
   const requireBagHemoglobin = options.requireBagHemoglobin ?? false;
-  const problems: string[] = [];
+  const problems: Notice[] = [];
   const unit = readHemoglobinUnit(record.hbUnit, problems);
   const hbBeforeGdl = readHemoglobin('hbBefore', record.hbBefore, unit, problems);
   const hbAfterGdl = readHemoglobin('hbAfter', record.hbAfter, unit, problems);
@@ -264,17 +278,18 @@ export function canonicalizeAnhRecord(
     hbAfterGdl === undefined ||
     withdrawal === undefined
   ) {
-    throw new BvEdgeError('anh_record_invalid', problems.join(' '), { value: record });
+    throw new BvEdgeError('anh_record_invalid', problemsNotice(problems), { value: record });
   }
   return { hbBeforeGdl, hbAfterGdl, hbUnitEntered: unit, ...withdrawal, ...extras };
 }
 
-function readHemoglobinUnit(text: string, problems: string[]): HemoglobinUnit | undefined {
+function readHemoglobinUnit(text: string, problems: Notice[]): HemoglobinUnit | undefined {
   try {
     return parseHemoglobinUnit(text);
   } catch (error) {
     if (!(error instanceof BvEdgeError)) throw error;
-    problems.push(`Invalid hbUnit "${text}": expected one of ${HEMOGLOBIN_UNITS.join(', ')}.`);
+    const units = HEMOGLOBIN_UNITS.join(', ');
+    problems.push(notice('notice.anh.unitInvalid', { value: String(text), units }));
     return undefined;
   }
 }
@@ -284,17 +299,17 @@ function readHemoglobin(
   field: string,
   value: number,
   unit: HemoglobinUnit | undefined,
-  problems: string[],
+  problems: Notice[],
 ): number | undefined {
   if (unit === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    problems.push(`Invalid ${field} ${String(value)}: expected a finite number in ${unit}.`);
+    problems.push(notice('notice.anh.notNumber', { field, value: String(value), unit }));
     return undefined;
   }
   const gdl = hemoglobinToGdl(value, unit);
   const { min, max } = ANH_LIMITS.hemoglobinGdl;
   if (gdl < min || gdl > max) {
-    problems.push(`Invalid ${field} ${value} ${unit}: expected ${hemoglobinRangeText(unit)}.`);
+    problems.push(hemoglobinOutside(field, value, unit));
     return undefined;
   }
   return gdl;
@@ -302,7 +317,7 @@ function readHemoglobin(
 
 /**
  * Formats the accepted Hb range in `unit`, with the g/dL range after it for other units, e.g.
- * "3–25 g/dL" or "1.86–15.51 mmol/L (3–25 g/dL)".
+ * "3–25 g/dL" or "1.86–15.52 mmol/L (3–25 g/dL)".
  */
 export function hemoglobinRangeText(unit: HemoglobinUnit): string {
   const { min, max } = ANH_LIMITS.hemoglobinGdl;
@@ -312,7 +327,27 @@ export function hemoglobinRangeText(unit: HemoglobinUnit): string {
 }
 
 function formatInUnit(valueGdl: number, unit: HemoglobinUnit): string {
-  return String(Number(hemoglobinFromGdl(valueGdl, unit).toFixed(2)));
+  return String(roundInUnit(valueGdl, unit));
+}
+
+/** Converts a value in g/dL to `unit`, rounded to two decimals. */
+function roundInUnit(valueGdl: number, unit: HemoglobinUnit): number {
+  return Number(hemoglobinFromGdl(valueGdl, unit).toFixed(2));
+}
+
+/** Builds the problem of an Hb outside the accepted range, which hemoglobinRangeText states. */
+function hemoglobinOutside(field: string, value: number, unit: HemoglobinUnit): Notice {
+  const { min, max } = ANH_LIMITS.hemoglobinGdl;
+  if (unit === 'g/dL') return notice('notice.anh.outside', { field, value, unit, min, max });
+  return notice('notice.anh.hbOutsideConverted', {
+    field,
+    value,
+    unit,
+    min: roundInUnit(min, unit),
+    max: roundInUnit(max, unit),
+    minGdl: min,
+    maxGdl: max,
+  });
 }
 
 function checkHemoglobinFell(
@@ -320,13 +355,12 @@ function checkHemoglobinFell(
   hbBeforeGdl: number | undefined,
   hbAfterGdl: number | undefined,
   unit: HemoglobinUnit | undefined,
-  problems: string[],
+  problems: Notice[],
 ): void {
   if (unit === undefined || hbBeforeGdl === undefined || hbAfterGdl === undefined) return;
   if (hbAfterGdl < hbBeforeGdl) return;
   problems.push(
-    `Invalid hbAfter ${record.hbAfter} ${unit}: expected less than hbBefore ${record.hbBefore} ${unit}, ` +
-      'because hemodilution lowers Hb. Check that the two samples were not swapped.',
+    notice('notice.anh.hbNotLower', { after: record.hbAfter, before: record.hbBefore, unit }),
   );
 }
 
@@ -335,18 +369,16 @@ function readNumber(
   value: unknown,
   unit: string,
   range: Range,
-  problems: string[],
+  problems: Notice[],
 ): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    problems.push(`Invalid ${field} ${String(value)}: expected a finite number in ${unit}.`);
+    problems.push(notice('notice.anh.notNumber', { field, value: String(value), unit }));
     return undefined;
   }
   const belowMin = range.minExclusive ? value <= range.min : value < range.min;
   if (belowMin || value > range.max) {
-    const expected = range.minExclusive
-      ? `more than ${range.min} and at most ${range.max} ${unit}`
-      : `${range.min}–${range.max} ${unit}`;
-    problems.push(`Invalid ${field} ${value} ${unit}: expected ${expected}.`);
+    const key = range.minExclusive ? 'notice.anh.outsideExclusive' : 'notice.anh.outside';
+    problems.push(notice(key, { field, value, unit, min: range.min, max: range.max }));
     return undefined;
   }
   return value;
@@ -358,7 +390,7 @@ function readWithdrawal(
   record: AnhRecord,
   unit: HemoglobinUnit | undefined,
   requireBagHemoglobin: boolean,
-  problems: string[],
+  problems: Notice[],
 ): Withdrawal | undefined {
   const anticoagulantMlPerBag = readNumber(
     'anticoagulantMlPerBag',
@@ -368,7 +400,7 @@ function readWithdrawal(
     problems,
   );
   if (record.withdrawnMl !== undefined && record.bags !== undefined) {
-    problems.push('Invalid withdrawal: give withdrawnMl or bags, not both.');
+    problems.push(notice('notice.anh.withdrawalBoth'));
     return undefined;
   }
   if (record.bags !== undefined) {
@@ -376,15 +408,11 @@ function readWithdrawal(
     return readBags(record.bags, anticoagulantMlPerBag, unit, requireBagHemoglobin, problems);
   }
   if (requireBagHemoglobin) {
-    problems.push(
-      "Missing bags: the bag-hemoglobin method needs each bag's gross volume (mL) and Hb; give bags in place of withdrawnMl.",
-    );
+    problems.push(notice('notice.anh.bagsRequired'));
     return undefined;
   }
   if (record.withdrawnMl === undefined) {
-    problems.push(
-      'Missing withdrawnMl: give the blood withdrawn in mL net of anticoagulant, or the bags.',
-    );
+    problems.push(notice('notice.anh.withdrawnMissing'));
     return undefined;
   }
   const withdrawnNetMl = readNumber(
@@ -403,10 +431,10 @@ function readBags(
   anticoagulantMlPerBag: number,
   unit: HemoglobinUnit | undefined,
   requireBagHemoglobin: boolean,
-  problems: string[],
+  problems: Notice[],
 ): Withdrawal | undefined {
   if (!Array.isArray(bags) || bags.length === 0) {
-    problems.push('Missing bags: the bag list is empty; give at least one bag or withdrawnMl.');
+    problems.push(notice('notice.anh.bagsEmpty'));
     return undefined;
   }
   const canonical = bags.map((bag, index) =>
@@ -416,7 +444,8 @@ function readBags(
   const valid = canonical.filter((bag): bag is AnhBagCanonical => bag !== undefined);
   const totalNetMl = valid.reduce((sum, bag) => sum + bag.netMl, 0);
   const withdrawnNetMl = readNumber(
-    'withdrawn volume (bags net of anticoagulant)',
+    // The catalogue names this field "withdrawn volume (bags net of anticoagulant)".
+    'bagsNetMl',
     totalNetMl,
     'mL',
     ANH_LIMITS.withdrawnMl,
@@ -432,7 +461,7 @@ function readBag(
   anticoagulantMlPerBag: number,
   unit: HemoglobinUnit | undefined,
   requireBagHemoglobin: boolean,
-  problems: string[],
+  problems: Notice[],
 ): AnhBagCanonical | undefined {
   const field = `bags[${index}]`;
   const grossMl = readNumber(
@@ -446,8 +475,11 @@ function readBag(
   if (grossMl === undefined || hbGdl === null) return undefined;
   if (grossMl <= anticoagulantMlPerBag) {
     problems.push(
-      `Invalid ${field}.volumeMl ${grossMl} mL: expected more than the ` +
-        `${anticoagulantMlPerBag} mL of anticoagulant per bag, because it is the gross volume.`,
+      notice('notice.anh.bagBelowAnticoagulant', {
+        field: `${field}.volumeMl`,
+        value: grossMl,
+        anticoagulant: anticoagulantMlPerBag,
+      }),
     );
     return undefined;
   }
@@ -461,13 +493,15 @@ function readBagHemoglobin(
   field: string,
   unit: HemoglobinUnit | undefined,
   requireBagHemoglobin: boolean,
-  problems: string[],
+  problems: Notice[],
 ): number | undefined | null {
   if (bag.hb === undefined) {
     if (!requireBagHemoglobin) return undefined;
-    const unitText = unit ?? 'the record hbUnit';
+    const hbField = `${field}.hb`;
     problems.push(
-      `Missing ${field}.hb: the bag-hemoglobin method needs the Hb of every bag, in ${unitText}.`,
+      unit === undefined
+        ? notice('notice.anh.bagHbMissingNoUnit', { field: hbField })
+        : notice('notice.anh.bagHbMissing', { field: hbField, unit }),
     );
     return null;
   }
@@ -483,7 +517,7 @@ type Extras = Pick<
   | 'equilibrationMinutes'
 >;
 
-function readExtras(record: AnhRecord, problems: string[]): Extras {
+function readExtras(record: AnhRecord, problems: Notice[]): Extras {
   const extras: Extras = {
     bleedingMl:
       readNumber('bleedingMl', record.bleedingMl ?? 0, 'mL', ANH_LIMITS.bleedingMl, problems) ?? 0,
@@ -505,14 +539,14 @@ function readExtras(record: AnhRecord, problems: string[]): Extras {
 
 // ---- Warnings: conditions that weaken a label without making it invalid.
 
-function collectWarnings(inputs: AnhInputsCanonical, minEquilibrationMinutes: number): string[] {
+function collectWarnings(inputs: AnhInputsCanonical, minEquilibrationMinutes: number): Notice[] {
   return [
     hemoglobinWarning('hbBefore', inputs.hbBeforeGdl, inputs.hbUnitEntered),
     hemoglobinWarning('hbAfter', inputs.hbAfterGdl, inputs.hbUnitEntered),
     equilibrationWarning(inputs.equilibrationMinutes, minEquilibrationMinutes),
     bleedingWarning(inputs.bleedingMl),
     replacementWarning(inputs),
-  ].filter((warning): warning is string => warning !== undefined);
+  ].filter((warning): warning is Notice => warning !== undefined);
 }
 
 /**
@@ -523,42 +557,35 @@ function collectWarnings(inputs: AnhInputsCanonical, minEquilibrationMinutes: nu
  */
 const SUSPICIOUS_HB = { gdl: 18, mmolL: 12 } as const;
 
-function hemoglobinWarning(field: string, gdl: number, unit: HemoglobinUnit): string | undefined {
+function hemoglobinWarning(field: string, gdl: number, unit: HemoglobinUnit): Notice | undefined {
   const entered = hemoglobinFromGdl(gdl, unit);
-  const enteredText = `${field} ${formatInUnit(gdl, unit)} ${unit}`;
+  const value = roundInUnit(gdl, unit);
+  const gdlRounded = Math.round(gdl * 10) / 10;
   if (unit === 'mmol/L' && entered > SUSPICIOUS_HB.mmolL) {
-    return (
-      `${enteredText} (${gdl.toFixed(1)} g/dL) is above ${SUSPICIOUS_HB.mmolL} mmol/L and looks like ` +
-      'a value in g/dL. Check the Hb unit and enter the record again if it is wrong.'
-    );
+    const limit = SUSPICIOUS_HB.mmolL;
+    return notice('notice.anh.hbLooksLikeGdl', { field, value, gdl: gdlRounded, limit });
   }
-  if (gdl > SUSPICIOUS_HB.gdl) {
-    const converted = unit === 'g/dL' ? '' : ` (${gdl.toFixed(1)} g/dL)`;
-    return (
-      `${enteredText}${converted} is above ${SUSPICIOUS_HB.gdl} g/dL, which is rare. Check the value ` +
-      'and the Hb unit.'
-    );
-  }
-  return undefined;
+  if (gdl <= SUSPICIOUS_HB.gdl) return undefined;
+  if (unit === 'g/dL')
+    return notice('notice.anh.hbRare', { field, value, limit: SUSPICIOUS_HB.gdl });
+  return notice('notice.anh.hbRareConverted', {
+    field,
+    value,
+    unit,
+    gdl: gdlRounded,
+    limit: SUSPICIOUS_HB.gdl,
+  });
 }
 
-function equilibrationWarning(minutes: number | undefined, minimum: number): string | undefined {
-  if (minutes === undefined) {
-    return `equilibration time not entered; cannot confirm the site minimum of ${minimum} min.`;
-  }
+function equilibrationWarning(minutes: number | undefined, minimum: number): Notice | undefined {
+  if (minutes === undefined) return notice('notice.anh.equilibrationMissing', { min: minimum });
   if (minutes >= minimum) return undefined;
-  return (
-    `equilibration time ${minutes} min is shorter than the site minimum of ${minimum} min, ` +
-    'so hbAfter may not have stabilised.'
-  );
+  return notice('notice.anh.equilibrationShort', { value: minutes, min: minimum });
 }
 
-function bleedingWarning(bleedingMl: number): string | undefined {
+function bleedingWarning(bleedingMl: number): Notice | undefined {
   if (bleedingMl === 0) return undefined;
-  return (
-    `bleeding ${bleedingMl} mL between the samples is counted as blood lost. ` +
-    'Measured surgical loss is imprecise, so the label is less certain.'
-  );
+  return notice('notice.anh.bleeding', { value: bleedingMl });
 }
 
 /**
@@ -567,16 +594,11 @@ function bleedingWarning(bleedingMl: number): string | undefined {
  * NOTE: a replacement volume at or above the losses is not checked further, because the share of
  * a fluid that stays intravascular (colloid versus crystalloid) is not modelled here.
  */
-function replacementWarning(inputs: AnhInputsCanonical): string | undefined {
+function replacementWarning(inputs: AnhInputsCanonical): Notice | undefined {
   const { replacementVolumeMl, withdrawnNetMl, bleedingMl } = inputs;
-  if (replacementVolumeMl === undefined) {
-    return 'replacement volume not entered; cannot confirm normovolemia at the second sample.';
-  }
+  if (replacementVolumeMl === undefined) return notice('notice.anh.replacementMissing');
   const lossesMl = withdrawnNetMl + bleedingMl + (inputs.urineOutputMl ?? 0);
   if (replacementVolumeMl >= lossesMl) return undefined;
-  return (
-    `replacement ${replacementVolumeMl} mL is less than the losses of ${lossesMl} mL ` +
-    '(withdrawn, bleeding and urine), so the patient may be hypovolemic at the second sample ' +
-    'and the label may overestimate BV.'
-  );
+  const losses = Math.round(lossesMl * 10) / 10;
+  return notice('notice.anh.replacementShort', { value: replacementVolumeMl, losses });
 }

@@ -1,4 +1,6 @@
 import { BvEdgeError } from '../core/errors.ts';
+import type { Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import type { Covariates } from '../scan/types.ts';
 
 /** Flag text shown when a patient is outside, or not confirmed inside, the study population. */
@@ -23,8 +25,8 @@ export interface PopulationInput {
 
 export interface PopulationCheck {
   inPopulation: boolean;
-  /** One sentence per failed or unconfirmed criterion, naming the criterion and the value. */
-  reasons: string[];
+  /** One notice per failed or unconfirmed criterion, naming the criterion and the value. */
+  reasons: Notice[];
 }
 
 /** Computes body mass index, kg/m², from height in cm and weight in kg. */
@@ -63,40 +65,40 @@ export function checkPopulation(input: PopulationInput): PopulationCheck {
     ageReason(covariates.ageYears),
     bmiReason(computeBmi(covariates.heightCm, covariates.weightKg)),
     hemoglobinReason(hbBeforeGdl),
-  ].filter((reason): reason is string => reason !== undefined);
+  ].filter((reason): reason is Notice => reason !== undefined);
   return { inPopulation: reasons.length === 0, reasons };
 }
 
-function ageReason(ageYears: number | undefined): string | undefined {
+function ageReason(ageYears: number | undefined): Notice | undefined {
   const { min, max } = STUDY_POPULATION.ageYears;
-  if (ageYears === undefined) return `age not entered; cannot confirm ${min}–${max} years`;
+  if (ageYears === undefined) return notice('notice.population.ageMissing', { min, max });
   if (!Number.isFinite(ageYears)) {
-    return `age ${ageYears} is not a number; cannot confirm ${min}–${max} years`;
+    // NaN and ±Infinity travel as strings, because JSON would store them as null.
+    return notice('notice.population.ageInvalid', { value: String(ageYears), min, max });
   }
-  if (ageYears < min || ageYears > max)
-    return `age ${ageYears} years is outside ${min}–${max} years`;
+  if (ageYears < min || ageYears > max) {
+    return notice('notice.population.ageOutside', { value: ageYears, min, max });
+  }
   return undefined;
 }
 
-function bmiReason(bmi: number): string | undefined {
+function bmiReason(bmi: number): Notice | undefined {
   const { min, max } = STUDY_POPULATION.bmiKgM2;
   const rounded = roundToTenth(bmi);
   if (rounded < min || rounded > max) {
-    return `BMI ${rounded.toFixed(1)} kg/m² is outside ${min}–${max} kg/m²`;
+    return notice('notice.population.bmiOutside', { value: rounded, min, max });
   }
   return undefined;
 }
 
-function hemoglobinReason(hbBeforeGdl: number | undefined): string | undefined {
+function hemoglobinReason(hbBeforeGdl: number | undefined): Notice | undefined {
   const { min } = STUDY_POPULATION.hbBeforeGdl;
-  if (hbBeforeGdl === undefined) {
-    return `preoperative Hb not entered; cannot confirm ≥ ${min} g/dL`;
-  }
+  if (hbBeforeGdl === undefined) return notice('notice.population.hbMissing', { min });
   if (!Number.isFinite(hbBeforeGdl)) {
-    return `preoperative Hb ${hbBeforeGdl} is not a number; cannot confirm ≥ ${min} g/dL`;
+    return notice('notice.population.hbInvalid', { value: String(hbBeforeGdl), min });
   }
   const rounded = roundToTenth(hbBeforeGdl);
-  if (rounded < min) return `preoperative Hb ${rounded.toFixed(1)} g/dL is below ${min} g/dL`;
+  if (rounded < min) return notice('notice.population.hbBelow', { value: rounded, min });
   return undefined;
 }
 

@@ -18,7 +18,7 @@ export function formatAnhLabels(labels: AnhLabel[], hbDisplayUnit: HemoglobinUni
     lines.push(`  ${label.method.padEnd(20)}${volume}  ${METHOD_DESCRIPTIONS[label.method]}`);
   }
   // Every method shares the record's warnings. The list of all methods can add one more line.
-  const warnings = [...new Set(labels.flatMap((label) => label.warnings))];
+  const warnings = [...new Set(labels.flatMap((label) => label.warnings.map(({ text }) => text)))];
   if (warnings.length > 0) lines.push('Warnings:', ...warnings.map((warning) => `  - ${warning}`));
   return lines;
 }

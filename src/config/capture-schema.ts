@@ -99,10 +99,11 @@ const PhantomSource = z
       .literal('phantom')
       .describe('Synthetic B-mode clips of one phantom patient, generated under dataDir/phantom.'),
     view: setting(
-      z.enum(VIEW_NAMES),
-      'ca',
-      'Vessel view whose clip is played; the pulsing carotid clip passes the quality check of ' +
-        'every view, while the carotid view fails on a vein clip (no pulsation).',
+      z.enum([...VIEW_NAMES, 'follow']),
+      'follow',
+      'Vessel view whose clip is played. "follow" plays the clip of the view being recorded, ' +
+        'switching clips before each recording; a fixed view plays its clip for every view, ' +
+        'and only the pulsing carotid clip passes the quality check of every view.',
     ),
     loop: setting(z.boolean(), true, 'Play the clip again from the start when it ends.'),
     realTime: setting(z.boolean(), true, 'Deliver frames at the clip frame rate.'),

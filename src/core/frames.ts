@@ -1,4 +1,4 @@
-import type { Frame, Rect } from './image.ts';
+import type { Frame, Rect, ViewName } from './image.ts';
 
 /** Capture states reported by a live frame source. */
 export type CaptureState =
@@ -24,4 +24,9 @@ export interface FrameSource {
   subscribe(listener: (frame: TimedFrame) => void): () => void;
   /** Calls `listener` on every state change until the returned function is called. */
   onStateChange(listener: (state: CaptureState) => void): () => void;
+  /**
+   * Called before `view` is recorded. A source that shows each view its own image (the phantom
+   * source in follow mode) switches to it and resolves once that image is live.
+   */
+  prepareView?(view: ViewName): Promise<void>;
 }

@@ -10,10 +10,10 @@ export interface Notice {
   text: string;
 }
 
-/** Values of a notice; numbers stay numbers so that the page formats them for its locale. */
+/** Values of a notice. Numbers stay numbers, so that the page formats them for its locale. */
 export type NoticeParams = Readonly<Record<string, string | number>>;
 
-/** Key of a notice whose English text came from before notices existed; its template is "{text}". */
+/** Key of a notice made from an English sentence alone, with the template "{text}". */
 export const PLAIN_NOTICE_KEY = 'notice.plain';
 
 export function plainNotice(text: string): Notice {

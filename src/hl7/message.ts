@@ -173,7 +173,7 @@ function observationSegments(
       type: 'CWE',
       code: codes.outOfPopulation,
       values: [estimate.population.inPopulation ? NO : YES],
-      notes: estimate.population.reasons,
+      notes: estimate.population.reasons.map((reason) => reason.text),
     },
   ];
   if (input.researchUse) rows.push({ type: 'CWE', code: codes.researchUse, values: [YES] });

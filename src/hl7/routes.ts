@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import type { Logger } from '../core/log.ts';
 import { errorProblem, ProblemError, readJsonBody } from '../http/problem.ts';
+import { notice, noticeMessage } from '../notices/index.ts';
 import type { Hl7Service } from './service.ts';
 
 /** Case ids as the workflow accepts them. */
@@ -15,13 +16,7 @@ const CASE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const MRN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,19}$/;
 
 const MrnBody = z.strictObject({
-  mrn: z
-    .string()
-    .trim()
-    .regex(
-      MRN_PATTERN,
-      'expected 1 to 20 letters, digits, ".", "_", "/" or "-", starting with a letter or digit',
-    ),
+  mrn: z.string().trim().regex(MRN_PATTERN, noticeMessage('notice.hl7.field.mrn')),
 });
 
 export interface Hl7ApiOptions {
@@ -42,19 +37,14 @@ export function createHl7Api(options: Hl7ApiOptions): Hono {
   api.put('/cases/:caseId/mrn', async (c) => {
     const caseId = c.req.param('caseId');
     if (!CASE_ID_PATTERN.test(caseId)) {
-      const detail = 'expected 1 to 64 letters, digits, ".", "_" or "-"';
-      throw new ProblemError(400, 'invalid_request', `Invalid case id in the path: ${detail}.`, [
-        { field: 'caseId', code: 'invalid_format', detail },
+      const expected = notice('notice.hl7.field.caseId');
+      throw new ProblemError(400, 'invalid_request', notice('notice.hl7.invalidCaseId'), [
+        { field: 'caseId', code: 'invalid_format', detail: expected.text, notice: expected },
       ]);
     }
     const { mrn } = await readJsonBody(c, MrnBody);
     if (!isCaseOpen(caseId)) {
-      throw new ProblemError(
-        409,
-        'case_not_open',
-        `Case ${caseId} is not the open case. Enter the MRN after opening the case and before ` +
-          'closing it.',
-      );
+      throw new ProblemError(409, 'case_not_open', notice('notice.hl7.caseNotOpen', { caseId }));
     }
     const { deleteAfter } = service.setMrn(caseId, mrn);
     return c.json({ caseId, stored: true, deleteAfter });

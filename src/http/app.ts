@@ -10,6 +10,7 @@ import { EventHub, streamEvents } from './event-stream.ts';
 import { isPageLanguage, type PageLanguage } from './languages.ts';
 import type { DaemonMetrics } from './metrics.ts';
 import { PreviewRenderer } from './preview.ts';
+import { notice } from '../notices/index.ts';
 import { errorProblem, ProblemError, problemResponse } from './problem.ts';
 import { loadPageAssets, renderLogin, renderShell } from './shell.ts';
 import { toStatusResponse } from './status.ts';
@@ -114,7 +115,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     app.use('/metrics', requireToken(check));
   }
   app.get('/metrics', async (c) => {
-    if (!options.metrics) throw new ProblemError(404, 'not_found', 'No metrics are collected.');
+    if (!options.metrics) {
+      throw new ProblemError(404, 'not_found', notice('notice.http.noMetrics'));
+    }
     const { contentType, body } = await options.metrics.render();
     return c.body(body, 200, { 'Content-Type': contentType });
   });
@@ -124,9 +127,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.get('/api/preview/setup.png', (c) => pngResponse(c, preview?.setupPreview() ?? null));
   if (options.cases) app.route('/api/cases', createCasesApi(options.cases));
   for (const [path, routes] of Object.entries(options.routes ?? {})) app.route(path, routes);
-  app.notFound((c) =>
-    problemResponse(c, new ProblemError(404, 'not_found', `No route ${c.req.path}.`).problem),
-  );
+  app.notFound((c) => {
+    const noRoute = notice('notice.http.noRoute', { path: c.req.path });
+    return problemResponse(c, new ProblemError(404, 'not_found', noRoute).problem);
+  });
   app.onError((error, c) => errorProblem(c, error, {}, logger));
   return {
     app,
@@ -143,8 +147,8 @@ function asset(c: Context, body: string, type: string): Response {
 
 function pngResponse(c: Context, png: Buffer | null): Response {
   if (!png) {
-    const detail = 'No frame to show yet: capture has no frame or no image area.';
-    return problemResponse(c, new ProblemError(503, 'no_frame', detail).problem);
+    const noFrame = notice('notice.http.noFrame');
+    return problemResponse(c, new ProblemError(503, 'no_frame', noFrame).problem);
   }
   return c.body(new Uint8Array(png), 200, { 'Content-Type': 'image/png' });
 }

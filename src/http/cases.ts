@@ -2,11 +2,17 @@ import { desc, gte, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 
-import { ANH_LIMITS, ANH_METHODS, hemoglobinRangeText } from '../clinical/anh.ts';
-import { HEMOGLOBIN_UNITS, hemoglobinToGdl } from '../clinical/units.ts';
+import { ANH_LIMITS, ANH_METHODS } from '../clinical/anh.ts';
+import {
+  HEMOGLOBIN_UNITS,
+  hemoglobinFromGdl,
+  hemoglobinToGdl,
+  type HemoglobinUnit,
+} from '../clinical/units.ts';
 import type { Logger } from '../core/log.ts';
 import type { CaseHl7Delivery } from '../hl7/status.ts';
 import { ESTIMATE_SCHEMA } from '../mqtt/payload.ts';
+import { notice, noticeMessage } from '../notices/index.ts';
 import type { ScanRecord } from '../scan/types.ts';
 import { getCase, type Store } from '../store/index.ts';
 import { enterLabel, getLabels, type LabelEntryOptions } from '../store/labels.ts';
@@ -34,10 +40,13 @@ const RECENT_CASE_LIMIT = 100;
 
 const RecentQuery = z.strictObject({
   days: z.coerce
-    .number({ message: 'expected a number of days' })
-    .int('expected a whole number of days')
-    .min(1, 'expected at least 1 day')
-    .max(RECENT_CASE_DAYS.max, `expected at most ${RECENT_CASE_DAYS.max} days`)
+    .number({ message: noticeMessage('notice.cases.field.days.number') })
+    .int(noticeMessage('notice.cases.field.days.whole'))
+    .min(1, noticeMessage('notice.cases.field.days.min'))
+    .max(
+      RECENT_CASE_DAYS.max,
+      noticeMessage('notice.cases.field.days.max', { max: RECENT_CASE_DAYS.max }),
+    )
     .default(RECENT_CASE_DAYS.default),
 });
 
@@ -56,12 +65,34 @@ type Limit = { min: number; max: number; minExclusive?: boolean };
 
 /** Builds the schema of a number within an ANH_LIMITS range, with the range in its messages. */
 function limited(limit: Limit, unit: string) {
-  const base = z.number({ message: `expected a number in ${unit}` });
+  const { min, max } = limit;
+  const base = z.number({ message: noticeMessage('notice.cases.field.numberIn', { unit }) });
   const lower = limit.minExclusive
-    ? base.gt(limit.min, { message: `expected above ${limit.min} ${unit}` })
-    : base.min(limit.min, { message: `expected at least ${limit.min} ${unit}` });
-  return lower.max(limit.max, { message: `expected at most ${limit.max} ${unit}` });
+    ? base.gt(min, { message: noticeMessage('notice.cases.field.above', { min, unit }) })
+    : base.min(min, { message: noticeMessage('notice.cases.field.atLeast', { min, unit }) });
+  return lower.max(max, { message: noticeMessage('notice.cases.field.atMost', { max, unit }) });
 }
+
+/**
+ * Returns the message of an Hb outside the accepted range, with its notice. The range is in
+ * `unit`, and for other units than g/dL also in g/dL, e.g. "expected 3–25 g/dL" or
+ * "expected 1.86–15.52 mmol/L (3–25 g/dL)".
+ */
+function hemoglobinRangeMessage(unit: HemoglobinUnit): string {
+  const { min, max } = ANH_LIMITS.hemoglobinGdl;
+  if (unit === 'g/dL') return noticeMessage('notice.cases.field.hbRange', { min, max });
+  // Rounded to two decimals, as the label entry's own check states the range.
+  const inUnit = (gdl: number) => Number(hemoglobinFromGdl(gdl, unit).toFixed(2));
+  return noticeMessage('notice.cases.field.hbRangeConverted', {
+    min: inUnit(min),
+    max: inUnit(max),
+    unit,
+    minGdl: min,
+    maxGdl: max,
+  });
+}
+
+const NUMBER_MESSAGE = noticeMessage('notice.cases.field.number');
 
 const { hemoglobinGdl } = ANH_LIMITS;
 
@@ -71,11 +102,11 @@ const { hemoglobinGdl } = ANH_LIMITS;
  */
 export const LabelBody = z
   .strictObject({
-    enteredBy: z.string().trim().min(1, 'expected the name or login of the coordinator').max(100),
+    enteredBy: z.string().trim().min(1, noticeMessage('notice.cases.field.enteredBy')).max(100),
     method: z.enum(ANH_METHODS).optional(),
     hbUnit: z.enum(HEMOGLOBIN_UNITS),
-    hbBefore: z.number({ message: 'expected a number' }).positive(),
-    hbAfter: z.number({ message: 'expected a number' }).positive(),
+    hbBefore: z.number({ message: NUMBER_MESSAGE }).positive(),
+    hbAfter: z.number({ message: NUMBER_MESSAGE }).positive(),
     withdrawnMl: limited(ANH_LIMITS.withdrawnMl, 'mL').optional(),
     bags: z
       .array(
@@ -100,7 +131,7 @@ export const LabelBody = z
         context.addIssue({
           code: 'custom',
           path: [field],
-          message: `expected ${hemoglobinRangeText(body.hbUnit)}`,
+          message: hemoglobinRangeMessage(body.hbUnit),
         });
       }
     }
@@ -108,14 +139,14 @@ export const LabelBody = z
       context.addIssue({
         code: 'custom',
         path: ['hbAfter'],
-        message: 'expected below hbBefore, because hemodilution lowers hemoglobin',
+        message: noticeMessage('notice.cases.field.hbAfterBelow'),
       });
     }
     if ((body.withdrawnMl === undefined) === (body.bags === undefined)) {
       context.addIssue({
         code: 'custom',
         path: ['withdrawnMl'],
-        message: 'give either withdrawnMl or bags, not both or neither',
+        message: noticeMessage('notice.cases.field.withdrawnOrBags'),
       });
     }
   });
@@ -123,7 +154,7 @@ export const LabelBody = z
 export type LabelBody = z.infer<typeof LabelBody>;
 
 /** HTTP status of each error code that the label entry raises. */
-const STATUS_BY_CODE = {
+export const CASES_STATUS_BY_CODE = {
   case_unknown: 404,
   anh_record_invalid: 422,
   anh_method_unknown: 400,
@@ -149,6 +180,7 @@ export function createCasesApi(options: CasesApiOptions): Hono {
     if (!parsed.success) {
       const errors = fieldErrors(parsed.error.issues);
       const summary = errors.map((error) => `${error.field}: ${error.detail}`).join('; ');
+      // No notice: the field errors carry theirs, and the page shows those instead.
       throw new ProblemError(400, 'invalid_request', `Invalid query: ${summary}.`, errors);
     }
     const now = options.now?.() ?? new Date();
@@ -181,16 +213,13 @@ export function createCasesApi(options: CasesApiOptions): Hono {
     options.onLabelsStored?.();
     return c.json(result, 201);
   });
-  api.onError((error, c) => errorProblem(c, error, STATUS_BY_CODE, logger));
+  api.onError((error, c) => errorProblem(c, error, CASES_STATUS_BY_CODE, logger));
   return api;
 }
 
 function unknownCase(caseId: string): ProblemError {
-  return new ProblemError(
-    404,
-    'case_unknown',
-    `No scan is stored under case id ${JSON.stringify(caseId)}. Check the id.`,
-  );
+  const unknown = notice('notice.cases.unknownCase', { caseId: JSON.stringify(caseId) });
+  return new ProblemError(404, 'case_unknown', unknown);
 }
 
 /** Returns whether the estimate message of `estimateId` is still queued in the outbox. */

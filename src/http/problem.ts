@@ -42,8 +42,11 @@ export function problemType(code: string): string {
   return `urn:bv-edge:problem:${code}`;
 }
 
-/** Short titles of the error codes the API returns; other codes get a generic title. */
-const TITLES: Record<string, string> = {
+/**
+ * Short titles of the error codes the API returns. Other codes get a generic title. The page has
+ * a message for each code, which a test checks.
+ */
+export const PROBLEM_TITLES: Readonly<Record<string, string>> = {
   invalid_request: 'Invalid request',
   invalid_case_request: 'Invalid case data',
   invalid_transition: 'Not possible in the current step',
@@ -58,6 +61,8 @@ const TITLES: Record<string, string> = {
   unauthorized: 'Token required',
   not_found: 'Not found',
   internal_error: 'Internal error',
+  case_not_open: 'Case not open',
+  no_frame: 'No frame yet',
 };
 
 /** An error that the API returns as a problem response; `BvEdgeError` codes map to a status. */
@@ -70,7 +75,7 @@ export class ProblemError extends Error {
     this.name = 'ProblemError';
     this.problem = {
       type: problemType(code),
-      title: TITLES[code] ?? 'Request failed',
+      title: PROBLEM_TITLES[code] ?? 'Request failed',
       status,
       detail: text,
       code,

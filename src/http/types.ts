@@ -30,6 +30,8 @@ export interface ModelSummary {
   name: string;
   version: string;
   intendedUse: string;
+  /** The model's notice by language tag, beside the English one that each estimate carries. */
+  noticeTranslations?: Readonly<Record<string, string>>;
 }
 
 /** States of the HL7 link; the page translates each. `idle`: no message was sent yet. */

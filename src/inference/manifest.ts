@@ -169,6 +169,13 @@ const manifestObject = z.object({
   version: z.string().min(1),
   intendedUse: z.enum(['reference', 'research', 'clinical']),
   notice: z.string().min(1),
+  /**
+   * Translations of the notice by BCP 47 tag (e.g. "zh-CN"). The page shows the one of its
+   * language and the English `notice` where a language is missing.
+   */
+  noticeTranslations: z
+    .record(z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/), z.string().min(1))
+    .optional(),
   onnxOpset: z.int().positive(),
   /** One model per view; requiredViews and optionalViews list which views a scan must have. */
   views: z.record(viewName, viewModelSpec),

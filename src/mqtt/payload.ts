@@ -65,7 +65,7 @@ export interface PopulationSummary {
   inPopulation: boolean;
   /** OUT_OF_POPULATION_FLAG when `inPopulation` is false, otherwise null. */
   flag: string | null;
-  /** One sentence per failed or unconfirmed criterion. */
+  /** One English sentence per failed or unconfirmed criterion (the notices' `text`). */
   reasons: string[];
 }
 
@@ -110,7 +110,7 @@ export function populationSummary(population: PopulationFlag): PopulationSummary
   return {
     inPopulation: population.inPopulation,
     flag: population.inPopulation ? null : OUT_OF_POPULATION_FLAG,
-    reasons: population.reasons.map(String),
+    reasons: population.reasons.map((reason) => reason.text),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { AnhInputsCanonical, AnhMethod } from '../clinical/anh.ts';
 import { computeBmi } from '../clinical/population.ts';
 import { weightBasedBloodVolumeMl } from '../clinical/weight-based.ts';
+import type { Notice } from '../core/notice.ts';
 import type { Covariates, PopulationFlag, ScanRecord, Sex, ViewResult } from '../scan/types.ts';
 import {
   finiteOrNull,
@@ -25,7 +26,7 @@ export interface TrainingLabelSource {
   /** Total blood volume before ANH, mL. */
   bvMl: number;
   inputsCanonical: AnhInputsCanonical;
-  warnings: string[];
+  warnings: Notice[];
   revision: number;
   enteredAt: string;
 }
@@ -191,7 +192,7 @@ function trainingLabel(label: TrainingLabelSource): TrainingLabel {
     enteredAt: label.enteredAt,
     bloodVolume: quantity(label.bvMl, 'mL'),
     inputs: trainingLabelInputs(label.inputsCanonical),
-    warnings: label.warnings.map(String),
+    warnings: label.warnings.map((warning) => warning.text),
   };
 }
 

@@ -1,6 +1,8 @@
 import { fillTemplate, type Notice, type NoticeParams } from '../core/notice.ts';
+import { CAPTURE_NOTICES } from './capture.ts';
 import { CLINICAL_NOTICES } from './clinical.ts';
 import { COMMON_NOTICES } from './common.ts';
+import { OPS_NOTICES } from './ops.ts';
 import { REQUEST_NOTICES } from './request.ts';
 import { WORKFLOW_NOTICES } from './workflow.ts';
 
@@ -16,12 +18,16 @@ export const NOTICES = {
     ...REQUEST_NOTICES.en,
     ...CLINICAL_NOTICES.en,
     ...WORKFLOW_NOTICES.en,
+    ...CAPTURE_NOTICES.en,
+    ...OPS_NOTICES.en,
   },
   'zh-CN': {
     ...COMMON_NOTICES['zh-CN'],
     ...REQUEST_NOTICES['zh-CN'],
     ...CLINICAL_NOTICES['zh-CN'],
     ...WORKFLOW_NOTICES['zh-CN'],
+    ...CAPTURE_NOTICES['zh-CN'],
+    ...OPS_NOTICES['zh-CN'],
   },
 };
 

@@ -2,6 +2,7 @@ import { statfsSync } from 'node:fs';
 
 import { BvEdgeError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { notice } from '../notices/index.ts';
 import type { DiskSpaceReport } from './events.ts';
 
 const BYTES_PER_MB = 1024 * 1024;
@@ -84,10 +85,8 @@ export class DiskGuard {
   assertCanRecord(view: string): void {
     const { low, freeBytes, floorBytes, path } = this.check();
     if (!low) return;
-    const message =
-      `Cannot record the ${view} view: only ${toMb(freeBytes)} MiB are free on the disk of ` +
-      `${path}, below the floor of ${toMb(floorBytes)} MiB (storage.minFreeMb). Ask the ` +
-      'biomedical engineer to free space on the cart, then record again.';
+    const params = { view, freeMb: toMb(freeBytes), path, floorMb: toMb(floorBytes) };
+    const message = notice('notice.ops.diskLow', params);
     this.options.logger.warn(
       { view, freeMb: toMb(freeBytes), floorMb: toMb(floorBytes) },
       'recording rejected: disk space low',

@@ -24,7 +24,8 @@ export function formatScanReport(record: ScanRecord, delivery: DrainResult, brok
 /** States the flag in the words every estimate and training record uses for it. */
 export function populationLine(population: PopulationFlag): string {
   if (population.inPopulation) return 'Study population: within the inclusion criteria';
-  return `Study population: ${OUT_OF_POPULATION_FLAG} (${population.reasons.join('; ')})`;
+  const reasons = population.reasons.map((reason) => reason.text).join('; ');
+  return `Study population: ${OUT_OF_POPULATION_FLAG} (${reasons})`;
 }
 
 function formatView(view: ViewResult): string {

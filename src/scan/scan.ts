@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { nadlerBloodVolumeMl } from '../clinical/nadler.ts';
 import { checkPopulation } from '../clinical/population.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import type { Notice } from '../core/notice.ts';
 import { VIEW_NAMES, type ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
+import { notice } from '../notices/index.ts';
 import type { Covariates, Estimate, PopulationFlag, ScanRecord, ViewResult } from './types.ts';
 import { scanView, type ViewInput } from './view-scan.ts';
 
@@ -108,13 +110,12 @@ export function checkScanPopulation(
   return { inPopulation: reasons.length === 0, reasons };
 }
 
-function featureRangeReason({ maxAbsZ, zScoreLimit }: FeatureRange): string | undefined {
+function featureRangeReason({ maxAbsZ, zScoreLimit }: FeatureRange): Notice | undefined {
   if (maxAbsZ === undefined || zScoreLimit === undefined) return undefined;
   if (Number.isFinite(maxAbsZ) && maxAbsZ <= zScoreLimit) return undefined;
-  return (
-    `view features outside the training cohort (largest |z| ${maxAbsZ.toFixed(1)}, ` +
-    `limit ${zScoreLimit}): the model extrapolates`
-  );
+  // NaN and ±Infinity travel as strings, because JSON would store them as null.
+  const value = Number.isFinite(maxAbsZ) ? Math.round(maxAbsZ * 10) / 10 : String(maxAbsZ);
+  return notice('notice.population.featuresOutside', { value, limit: zScoreLimit });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Point, Rect, ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 
 export type Sex = 'female' | 'male';
 
@@ -14,8 +15,8 @@ export interface Covariates {
 export interface PopulationFlag {
   /** False when a criterion failed or could not be confirmed because a value was not entered. */
   inPopulation: boolean;
-  /** One sentence per failed or unconfirmed criterion; empty when `inPopulation` is true. */
-  reasons: string[];
+  /** One notice per failed or unconfirmed criterion, empty when `inPopulation` is true. */
+  reasons: Notice[];
 }
 
 /** Summary statistics of one measured quantity over the clip. */

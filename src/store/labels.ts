@@ -12,13 +12,15 @@ import {
 } from '../clinical/anh.ts';
 import { checkPopulation } from '../clinical/population.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import type { Notice } from '../core/notice.ts';
 import { trainingTopic } from '../mqtt/topics.ts';
+import { notice } from '../notices/index.ts';
 import { trainingRecordMessage } from '../mqtt/training.ts';
 import type { PopulationFlag, ScanRecord } from '../scan/types.ts';
 import { appendAudit } from './audit.ts';
 import type { Store, StoreExecutor } from './db.ts';
 import { enqueue } from './outbox.ts';
-import { readCase } from './scans.ts';
+import { readCase, readStoredNotices } from './scans.ts';
 import { anhLabels } from './schema.ts';
 
 /** One ANH entry by the study coordinator. */
@@ -108,14 +110,22 @@ export function enterLabel(
   );
 }
 
-/** Returns the current labels of a case, one per method, ordered by method name. */
+/**
+ * Returns the current labels of a case, one per method, ordered by method name. Warnings stored
+ * as English sentences, before notices existed, read as plain notices.
+ */
 export function getLabels(executor: StoreExecutor, caseId: string): StoredLabel[] {
   return executor
     .select()
     .from(anhLabels)
     .where(eq(anhLabels.caseId, caseId))
     .orderBy(asc(anhLabels.method))
-    .all();
+    .all()
+    .map(toStoredLabel);
+}
+
+function toStoredLabel(row: typeof anhLabels.$inferSelect): StoredLabel {
+  return { ...row, warnings: readStoredNotices(row.warnings) };
 }
 
 /**
@@ -134,12 +144,11 @@ function checkEnteredBy(enteredBy: string): string {
   const trimmed = typeof enteredBy === 'string' ? enteredBy.trim() : '';
   const printable = !/\p{Cc}/u.test(trimmed);
   if (trimmed === '' || trimmed.length > MAX_ENTERED_BY_LENGTH || !printable) {
-    throw new BvEdgeError(
-      'label_entry_invalid',
-      `Invalid enteredBy ${JSON.stringify(enteredBy)}: expected the name or login of the person ` +
-        `entering the label, 1–${MAX_ENTERED_BY_LENGTH} printable characters.`,
-      { value: enteredBy },
-    );
+    const invalid = notice('notice.label.enteredByInvalid', {
+      value: String(JSON.stringify(enteredBy)),
+      max: MAX_ENTERED_BY_LENGTH,
+    });
+    throw new BvEdgeError('label_entry_invalid', invalid, { value: enteredBy });
   }
   return trimmed;
 }
@@ -161,23 +170,20 @@ function computeLabels(entry: LabelEntry, options: LabelEntryOptions): AnhLabel[
 function requireCase(executor: StoreExecutor, path: string, caseId: string): ScanRecord {
   const scan = readCase(executor, path, caseId);
   if (scan) return scan;
-  throw new BvEdgeError(
-    'case_unknown',
-    `Unknown case id ${JSON.stringify(caseId)}: no scan is stored under it. ` +
-      'Check the id against the scan summary, or scan the patient first.',
-    { value: caseId },
-  );
+  const unknown = notice('notice.label.caseUnknown', { value: String(JSON.stringify(caseId)) });
+  throw new BvEdgeError('case_unknown', unknown, { value: caseId });
 }
 
 type NewLabel = Omit<StoredLabel, 'labelId' | 'revision'>;
 
 /** Inserts the label, or replaces the case's label of the same method, and audits the change. */
 function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
-  const previous = executor
+  const previousRow = executor
     .select()
     .from(anhLabels)
     .where(and(eq(anhLabels.caseId, label.caseId), eq(anhLabels.method, label.method)))
     .get();
+  const previous = previousRow && toStoredLabel(previousRow);
   const stored: StoredLabel = previous
     ? {
         ...label,
@@ -196,7 +202,7 @@ function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
     at: label.enteredAt,
     action: previous ? 'label.update' : 'label.create',
     caseId: label.caseId,
-    before: previous ?? null,
+    before: previousRow ?? null,
     after: stored,
   });
   return stored;
@@ -209,13 +215,16 @@ function upsertLabel(executor: StoreExecutor, label: NewLabel): StoredLabel {
  */
 const MAX_REVISION_BV_CHANGE = 0.2;
 
-function revisionWarnings(previous: StoredLabel, label: NewLabel): string[] {
+function revisionWarnings(previous: StoredLabel, label: NewLabel): Notice[] {
   const change = (label.bvMl - previous.bvMl) / previous.bvMl;
   if (!(Math.abs(change) > MAX_REVISION_BV_CHANGE)) return [];
-  const percent = Math.round(Math.abs(change) * 100);
   return [
-    `BV ${Math.round(label.bvMl)} mL is ${percent} % ${change > 0 ? 'above' : 'below'} the ` +
-      `${Math.round(previous.bvMl)} mL of revision ${previous.revision}. Check the values and ` +
-      'the Hb unit against the anaesthesia record.',
+    notice('notice.label.revisionChange', {
+      value: Math.round(label.bvMl),
+      percent: Math.round(Math.abs(change) * 100),
+      direction: change > 0 ? 'above' : 'below',
+      previous: Math.round(previous.bvMl),
+      revision: previous.revision,
+    }),
   ];
 }

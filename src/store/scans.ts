@@ -4,6 +4,8 @@ import { asc, desc, eq, sql } from 'drizzle-orm';
 
 import { ANH_LIMITS } from '../clinical/anh.ts';
 import { BvEdgeError } from '../core/errors.ts';
+import { plainNotice, readNotice, type Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import type {
   Covariates,
   Estimate,
@@ -132,10 +134,10 @@ function rejectInvalidHemoglobin(hbPreopGdl: number | undefined): void {
 function rejectInvalidPopulation(population: PopulationFlag): void {
   const reasonsValid =
     Array.isArray(population.reasons) &&
-    population.reasons.every((reason) => typeof reason === 'string');
+    population.reasons.every((reason: unknown) => readNotice(reason) !== undefined);
   if (typeof population.inPopulation !== 'boolean' || !reasonsValid) {
     throw invalidRecord(
-      'estimate.population needs a boolean inPopulation and a list of reason strings.',
+      'estimate.population needs a boolean inPopulation and a list of reason notices.',
       population,
     );
   }
@@ -231,7 +233,8 @@ function toEstimateRow(record: ScanRecord): typeof estimates.$inferInsert {
     executionProvider: estimate.executionProvider,
     createdAt: record.createdAt,
     inPopulation: estimate.population.inPopulation,
-    populationReasons: estimate.population.reasons,
+    // A record kept from before notices existed can still contain English sentences.
+    populationReasons: estimate.population.reasons.map((reason: unknown) => readNotice(reason)!),
   };
 }
 
@@ -283,8 +286,26 @@ function toEstimate(row: EstimateRow): Estimate {
     intendedUse: row.intendedUse,
     notice: row.notice,
     executionProvider: row.executionProvider,
-    population: { inPopulation: row.inPopulation, reasons: row.populationReasons },
+    population: {
+      inPopulation: row.inPopulation,
+      reasons: readStoredNotices(row.populationReasons),
+    },
   };
+}
+
+/** The reason that the column default gives rows stored before the population check existed. */
+const NOT_CHECKED_REASON = 'population not checked: estimate stored before the check existed';
+
+/**
+ * Reads the notices of a JSON column. An English sentence from a row written before notices
+ * existed becomes a plain notice, except the not-checked reason of the column default, which has
+ * its own key. A value that is neither is kept as its JSON text, so that no stored text is lost.
+ */
+export function readStoredNotices(values: readonly unknown[]): Notice[] {
+  return values.map((value) => {
+    if (value === NOT_CHECKED_REASON) return notice('notice.population.notChecked');
+    return readNotice(value) ?? plainNotice(JSON.stringify(value));
+  });
 }
 
 /** JSON.stringify writes NaN and ±Infinity as null; they read back as NaN. */

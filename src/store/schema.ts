@@ -14,6 +14,7 @@ import {
 import type { AnhInputsCanonical } from '../clinical/anh.ts';
 import type { AuditAction } from './audit-actions.ts';
 import type { ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 import type { Covariates, ViewMeasurements, ViewResult } from '../scan/types.ts';
 import {
   CASE_STATUSES,
@@ -104,9 +105,12 @@ export const estimates = sqliteTable(
      * Rows written before the check existed read as not confirmed, which flags them.
      */
     inPopulation: integer('in_population', { mode: 'boolean' }).notNull().default(false),
-    /** One sentence per failed or unconfirmed criterion; empty when in the population. */
+    /**
+     * One notice per failed or unconfirmed criterion, empty when in the population. Rows written
+     * before notices existed contain English sentences.
+     */
     populationReasons: text('population_reasons', { mode: 'json' })
-      .$type<string[]>()
+      .$type<(Notice | string)[]>()
       .notNull()
       .default(sql`'["population not checked: estimate stored before the check existed"]'`),
   },
@@ -136,7 +140,8 @@ export const anhLabels = sqliteTable(
     inputsCanonical: text('inputs_canonical', { mode: 'json' })
       .$type<AnhInputsCanonical>()
       .notNull(),
-    warnings: text('warnings', { mode: 'json' }).$type<string[]>().notNull(),
+    /** Notices of the label. Rows written before notices existed contain English sentences. */
+    warnings: text('warnings', { mode: 'json' }).$type<(Notice | string)[]>().notNull(),
     enteredBy: text('entered_by').notNull(),
     enteredAt: text('entered_at').notNull(),
     revision: integer('revision').notNull().default(1),

@@ -1,11 +1,13 @@
 import { VIEW_NAMES, type ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import type { ScanRecord } from '../scan/types.ts';
 import type { StoredCase } from './case-store.ts';
 import type { CaseSnapshot, RecordingProgress, WorkflowStep } from './types.ts';
 
 /** The open case in memory: what is stored, plus a notice that only this process shows. */
 export interface ActiveCase extends StoredCase {
-  notice: string | null;
+  notice: Notice | null;
 }
 
 /** Moves the case to `step`; only the review step keeps an attempt under review. */
@@ -71,7 +73,7 @@ export function scanRecordOf(active: ActiveCase): ScanRecord {
 export function restoredCase(stored: StoredCase): ActiveCase {
   const active: ActiveCase = { ...stored, notice: null };
   if (stored.step === 'recording' || stored.step === 'analysing') {
-    active.notice = `The ${stored.activeView} recording was interrupted by a restart. Record it again.`;
+    active.notice = notice('notice.workflow.interrupted', { view: stored.activeView ?? '' });
     moveToStep(active, 'idle', null);
   }
   return active;

@@ -6,8 +6,10 @@ import { COVARIATE_LIMITS } from '../clinical/covariates.ts';
 import { VIEW_NAMES } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
 import { parseDecimal } from '../core/numbers.ts';
+import type { NoticeParams } from '../core/notice.ts';
 import { errorProblem, readJsonBody } from '../http/problem.ts';
-import { inRange, rangeText, RECORDING_LIMITS, type InputRange } from './guards.ts';
+import { noticeMessage } from '../notices/index.ts';
+import { inRange, rangeNotice, RECORDING_LIMITS, type InputRange } from './guards.ts';
 import type { WorkflowService } from './service.ts';
 
 /**
@@ -15,58 +17,74 @@ import type { WorkflowService } from './service.ts';
  * field. The workflow still validates every value again.
  */
 const CASE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const CASE_ID_TEXT = '1–64 letters, digits, ".", "-" or "_" (a study code)';
 
 /** Accepted preoperative hemoglobin, g/dL, as in the workflow's check. */
 const HB_PREOP_GDL: InputRange = { min: 0, max: 25, unit: 'g/dL', minExclusive: true };
 
-/** Message of a missing or invalid value: "required, a number 100–250 cm" or "expected …". */
-function requiredOr(expected: string): (issue: { input?: unknown }) => string {
-  return (issue) => (issue.input === undefined ? `required, ${expected}` : `expected ${expected}`);
+/**
+ * Kinds of expected value in a field error. Each has a notice for a missing value,
+ * `notice.workflow.field.required.<name>`, and one for an invalid value, `….expected.<name>`.
+ */
+type Expected = 'range' | 'rangeAbove' | 'caseId' | 'sex' | 'view' | 'pixels';
+
+/** Returns the message of an invalid value, e.g. "expected a number 1–30 cm", with its notice. */
+function expected(name: Expected, params: NoticeParams = {}): string {
+  return noticeMessage(`notice.workflow.field.expected.${name}`, params);
 }
 
-function rangeError(range: InputRange): (issue: { input?: unknown }) => string {
-  return requiredOr(rangeText(range));
+/**
+ * Builds the zod error of a missing or invalid value, "required, a number 100–250 cm" or
+ * "expected …", with its notice.
+ */
+function requiredOr(
+  name: Expected,
+  params: NoticeParams = {},
+): (issue: { input?: unknown }) => string {
+  return (issue) =>
+    issue.input === undefined
+      ? noticeMessage(`notice.workflow.field.required.${name}`, params)
+      : expected(name, params);
 }
 
 /** Builds the schema of a number within `range`. */
 function boundedNumber(range: InputRange) {
+  const { form, params } = rangeNotice(range);
   return z
-    .number({ error: rangeError(range) })
-    .refine((value) => inRange(value, range), { message: `expected ${rangeText(range)}` });
+    .number({ error: requiredOr(form, params) })
+    .refine((value) => inRange(value, range), { message: expected(form, params) });
 }
 
 /** Builds the schema of a number, or a decimal typed as text, within `range`. */
 function boundedValue(range: InputRange) {
+  const { form, params } = rangeNotice(range);
   return z
-    .union([z.number(), z.string()], { error: rangeError(range) })
+    .union([z.number(), z.string()], { error: requiredOr(form, params) })
     .refine((value) => inRange(typeof value === 'number' ? value : parseDecimal(value), range), {
-      message: `expected ${rangeText(range)}`,
+      message: expected(form, params),
     });
 }
+
+/** Params of the view notices: the accepted view names. */
+const VIEW_LIST = { views: VIEW_NAMES.join(', ') };
 
 const { heightCm, weightKg, ageYears } = COVARIATE_LIMITS;
 
 /** Body of POST /case; covariates may come as typed text. */
 const OpenCaseBody = z.strictObject({
-  caseId: z
-    .string({ error: requiredOr(CASE_ID_TEXT) })
-    .regex(CASE_ID_PATTERN, `expected ${CASE_ID_TEXT}`),
+  caseId: z.string({ error: requiredOr('caseId') }).regex(CASE_ID_PATTERN, expected('caseId')),
   heightCm: boundedValue(heightCm),
   weightKg: boundedValue(weightKg),
-  sex: z.enum(['female', 'male'], { error: requiredOr('"female" or "male"') }),
+  sex: z.enum(['female', 'male'], { error: requiredOr('sex') }),
   ageYears: boundedValue(ageYears).optional(),
   hbPreopGdl: boundedValue(HB_PREOP_GDL).optional(),
 });
 
 /** Pixel coordinate of a seed; the workflow checks it against the frame size. */
-const pixel = z
-  .number({ error: requiredOr('a number of pixels, 0 or more') })
-  .min(0, 'expected a number of pixels, 0 or more');
+const pixel = z.number({ error: requiredOr('pixels') }).min(0, expected('pixels'));
 
 /** Body of POST /recording; units as in RecordingOptions. */
 const RecordingBody = z.strictObject({
-  view: z.enum(VIEW_NAMES, { error: requiredOr(`one of ${VIEW_NAMES.join(', ')}`) }),
+  view: z.enum(VIEW_NAMES, { error: requiredOr('view', VIEW_LIST) }),
   seed: z.strictObject({ x: pixel, y: pixel }).optional(),
   depthCm: boundedNumber(RECORDING_LIMITS.depthCm).optional(),
   mmPerPixel: boundedNumber(RECORDING_LIMITS.mmPerPixel).optional(),
@@ -74,7 +92,7 @@ const RecordingBody = z.strictObject({
 });
 
 /** HTTP status of each error code the workflow raises; any other code is a server error. */
-const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+export const WORKFLOW_STATUS_BY_CODE: Readonly<Record<string, ContentfulStatusCode>> = {
   invalid_request: 400,
   invalid_case_request: 400,
   invalid_transition: 409,
@@ -115,6 +133,6 @@ export function createWorkflowApi(service: WorkflowService, logger: Logger): Hon
     await service.abandonCase();
     return c.json({ case: null });
   });
-  api.onError((error, c) => errorProblem(c, error, STATUS_BY_CODE, logger));
+  api.onError((error, c) => errorProblem(c, error, WORKFLOW_STATUS_BY_CODE, logger));
   return api;
 }

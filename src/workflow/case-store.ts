@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 
 import type { ViewName } from '../core/image.ts';
+import { plainNotice, readNotice } from '../core/notice.ts';
 import type { ScanRecord, SeriesSummary, ViewResult } from '../scan/types.ts';
 import { saveScan, type Store, type StoreExecutor } from '../store/index.ts';
 import type { OutboxMessage } from '../store/outbox.ts';
@@ -174,8 +175,20 @@ function caseFields(stored: StoredCase) {
   };
 }
 
+/**
+ * Restores a stored attempt. Quality issues stored before issues had notices get a plain notice
+ * of their message.
+ */
 function reviveAttempt(attempt: ViewAttempt): ViewAttempt {
-  return { ...attempt, result: attempt.result ? reviveViewResult(attempt.result) : null };
+  const issues = attempt.quality.issues.map((issue) => ({
+    ...issue,
+    notice: readNotice(issue.notice) ?? plainNotice(issue.message),
+  }));
+  return {
+    ...attempt,
+    quality: { ...attempt.quality, issues },
+    result: attempt.result ? reviveViewResult(attempt.result) : null,
+  };
 }
 
 /** Restores the NaN values that JSON stored as null. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 
 import type { ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 import type { Logger } from '../core/log.ts';
 import type { Covariates, ScanRecord, ViewResult } from '../scan/types.ts';
 import type { CaseEstimate, RecordingProgress, ViewAttempt } from './types.ts';
@@ -9,7 +10,7 @@ import type { CaseEstimate, RecordingProgress, ViewAttempt } from './types.ts';
 export interface WorkflowEvents {
   'case-opened': { caseId: string; covariates: Covariates; requiredViews: ViewName[] };
   /** A case that was open when the daemon stopped, loaded again on start. */
-  'case-restored': { caseId: string; acceptedViews: ViewName[]; notice: string | null };
+  'case-restored': { caseId: string; acceptedViews: ViewName[]; notice: Notice | null };
   'recording-started': { caseId: string; view: ViewName; durationS: number };
   'recording-progress': { caseId: string } & RecordingProgress;
   'recording-finished': {

@@ -1,40 +1,67 @@
 import { BvEdgeError } from '../core/errors.ts';
 import type { CaptureState } from '../core/frames.ts';
 import { isViewName, VIEW_NAMES, type Point, type ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 import type { ModelManifest } from '../inference/manifest.ts';
+import { notice } from '../notices/index.ts';
 import type { RecordingOptions, WorkflowStep } from './types.ts';
 
 // Checks that reject an operator action the workflow cannot take now. Each message names what to
 // do instead. Invalid transitions have code invalid_transition, bad input invalid_request.
 
-export function invalidTransition(message: string, value?: unknown): BvEdgeError {
+export function invalidTransition(message: Notice, value?: unknown): BvEdgeError {
   return new BvEdgeError('invalid_transition', message, { value });
 }
 
-function invalidRequest(message: string, value: unknown): BvEdgeError {
+function invalidRequest(message: Notice, value: unknown): BvEdgeError {
   return new BvEdgeError('invalid_request', message, { value });
 }
 
-/** Returns what the operator must finish first in `step`, as a sentence. */
-export function busyMessage(step: WorkflowStep, view: ViewName | null): string {
-  switch (step) {
-    case 'recording':
-      return `The ${view} view is being recorded. Stop the recording or wait for it to end.`;
-    case 'analysing':
-      return `The ${view} recording is being analysed. Wait for its quality check.`;
-    case 'review':
-      return `The ${view} recording waits for review. Accept it or retake it first.`;
-    case 'idle':
-      return 'No recording is in progress or under review.';
-  }
+/** An operator action, named in the notices that reject it (`notice.workflow.action.<name>`). */
+export type WorkflowAction =
+  'openCase' | 'recordView' | 'acceptView' | 'retakeView' | 'closeCase' | 'abandonCase';
+
+/** Returns the view param of a notice; none when no view is active. */
+function viewParams(view: ViewName | null): Record<string, string> {
+  return view ? { view } : {};
+}
+
+/** Returns what the operator must finish first in `step`. */
+export function busyNotice(step: WorkflowStep, view: ViewName | null): Notice {
+  return notice(`notice.workflow.busy.${step}`, viewParams(view));
+}
+
+/** Returns why `action` is not possible in `step`, and what the operator must finish first. */
+export function notNowNotice(
+  action: WorkflowAction,
+  step: WorkflowStep,
+  view: ViewName | null,
+): Notice {
+  return notice(`notice.workflow.notNow.${step}`, { action, ...viewParams(view) });
+}
+
+/** Returns why nothing can be retaken in `step`. */
+export function nothingToRetakeNotice(step: WorkflowStep, view: ViewName | null): Notice {
+  return notice(`notice.workflow.nothingToRetake.${step}`, viewParams(view));
+}
+
+/**
+ * Numbers the items of a list as params `<name>1`, `<name>2`, … for the notices that have one key
+ * per list length, and returns that length. Lists are at most VIEW_NAMES.length (4) long.
+ */
+export function listParams(
+  name: string,
+  items: readonly string[],
+): { count: 1 | 2 | 3 | 4; params: Record<string, string> } {
+  const shown = items.slice(0, VIEW_NAMES.length);
+  const params = Object.fromEntries(shown.map((item, index) => [`${name}${index + 1}`, item]));
+  return { count: Math.max(1, shown.length) as 1 | 2 | 3 | 4, params };
 }
 
 export function checkView(view: unknown): ViewName {
   if (typeof view === 'string' && isViewName(view)) return view;
-  throw invalidRequest(
-    `Unknown view ${JSON.stringify(view)}: expected one of ${VIEW_NAMES.join(', ')}.`,
-    view,
-  );
+  const params = { view: String(JSON.stringify(view)), views: VIEW_NAMES.join(', ') };
+  throw invalidRequest(notice('notice.workflow.unknownView', params), view);
 }
 
 /** A numeric input range; the lower bound is excluded when `minExclusive` is set. */
@@ -52,11 +79,15 @@ export const RECORDING_LIMITS = {
   durationS: { min: 0, max: 60, unit: 's', minExclusive: true },
 } as const satisfies Record<string, InputRange>;
 
-/** Describes a range for messages, e.g. "a number 1–30 cm" or "a number above 0 and at most 5 mm". */
-export function rangeText({ min, max, unit, minExclusive }: InputRange): string {
-  return minExclusive
-    ? `a number above ${min} and at most ${max} ${unit}`
-    : `a number ${min}–${max} ${unit}`;
+/**
+ * Returns the form of a range in notices, "range" ("a number 1–30 cm") or "rangeAbove" ("a number
+ * above 0 and at most 5 mm"), and its params min, max and unit.
+ */
+export function rangeNotice({ min, max, unit, minExclusive }: InputRange): {
+  form: 'range' | 'rangeAbove';
+  params: { min: number; max: number; unit: string };
+} {
+  return { form: minExclusive ? 'rangeAbove' : 'range', params: { min, max, unit } };
 }
 
 export function inRange(value: number, { min, max, minExclusive }: InputRange): boolean {
@@ -73,14 +104,16 @@ export function checkRecordingOptions(
 ): void {
   const { seed } = options;
   if (seed && (!Number.isFinite(seed.x) || !Number.isFinite(seed.y))) {
-    throw invalidRequest(`Invalid seed (${seed.x}, ${seed.y}): expected pixel coordinates.`, seed);
+    throw invalidRequest(notice('notice.workflow.invalidSeed', { x: seed.x, y: seed.y }), seed);
   }
   if (seed && frameSize) checkSeedInFrame(seed, frameSize);
   for (const field of ['depthCm', 'mmPerPixel', 'durationS'] as const) {
     const value = options[field];
     const range = RECORDING_LIMITS[field];
     if (value !== undefined && !inRange(value, range)) {
-      throw invalidRequest(`Invalid ${field} ${value}: expected ${rangeText(range)}.`, value);
+      const { form, params } = rangeNotice(range);
+      const invalid = notice(`notice.workflow.invalidOption.${form}`, { field, value, ...params });
+      throw invalidRequest(invalid, value);
     }
   }
 }
@@ -91,39 +124,30 @@ export function checkRecordingOptions(
  */
 export function checkRecordingDuration(durationS: number | undefined, minDurationS: number): void {
   if (durationS === undefined || durationS >= minDurationS) return;
-  throw invalidRequest(
-    `Invalid durationS ${durationS}: the quality check needs at least ` +
-      `${minDurationS.toFixed(1)} s for this view. Record for ${minDurationS.toFixed(1)} s or longer.`,
-    durationS,
-  );
+  const params = { durationS, minDurationS: Math.round(minDurationS * 10) / 10 };
+  throw invalidRequest(notice('notice.workflow.durationTooShort', params), durationS);
 }
 
 function checkSeedInFrame(seed: Point, { width, height }: { width: number; height: number }) {
   if (seed.x >= 0 && seed.x < width && seed.y >= 0 && seed.y < height) return;
-  throw invalidRequest(
-    `Invalid seed (${seed.x}, ${seed.y}): it lies outside the ${width}×${height} video frame. ` +
-      `Give x 0–${width - 1} and y 0–${height - 1} pixels, or leave the seed out.`,
-    seed,
-  );
+  const params = { x: seed.x, y: seed.y, width, height, maxX: width - 1, maxY: height - 1 };
+  throw invalidRequest(notice('notice.workflow.seedOutside', params), seed);
 }
 
-/** Capture states in which a recording cannot start, with what the operator should do. */
-const NOT_RECORDABLE: Partial<Record<CaptureState, string>> = {
-  'no-signal': 'there is no video signal. Check the video cable from the scanner',
-  frozen: 'the scanner image is frozen. Unfreeze the scanner',
-  blank: 'the scanner image is blank. Check the scanner screen',
-  error: 'video capture failed. Wait until the status shows a live image',
-  stopped: 'video capture is stopped. Wait until the status shows a live image',
-};
+/**
+ * Capture states in which a recording cannot start. Each has a notice
+ * `notice.workflow.notRecordable.<state>` that tells the operator what to do.
+ */
+const NOT_RECORDABLE = ['no-signal', 'frozen', 'blank', 'error', 'stopped'] as const;
+
+function isNotRecordable(state: CaptureState): state is (typeof NOT_RECORDABLE)[number] {
+  return (NOT_RECORDABLE as readonly CaptureState[]).includes(state);
+}
 
 export function checkSourceRecordable(state: CaptureState, view: ViewName): void {
-  const advice = NOT_RECORDABLE[state];
-  if (!advice) return;
-  throw new BvEdgeError(
-    'source_not_live',
-    `Cannot record the ${view} view: ${advice}, then record again.`,
-    { value: state },
-  );
+  if (!isNotRecordable(state)) return;
+  const rejected = notice(`notice.workflow.notRecordable.${state}`, { view });
+  throw new BvEdgeError('source_not_live', rejected, { value: state });
 }
 
 /**

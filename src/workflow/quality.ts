@@ -1,7 +1,9 @@
 import { BvEdgeError } from '../core/errors.ts';
 import type { CaptureState } from '../core/frames.ts';
 import { toGray, type Rect, type ViewName } from '../core/image.ts';
+import { plainNotice, type Notice } from '../core/notice.ts';
 import type { ModelManifest } from '../inference/manifest.ts';
+import { notice } from '../notices/index.ts';
 import type { ViewResult } from '../scan/types.ts';
 import { longestFrozenRunS, measureMotion } from './frame-checks.ts';
 import type { RecordedClip } from './recorder.ts';
@@ -15,14 +17,25 @@ export interface QualityThresholds {
   minSimilarity: number;
 }
 
-/** Advice to the operator for each capture state that interrupts a recording. */
-const STATE_ADVICE: Partial<Record<CaptureState, string>> = {
-  'no-signal': 'the video signal was lost. Check the video cable',
-  frozen: 'the scanner image froze. Unfreeze the scanner',
-  blank: 'the scanner image went blank. Check the scanner screen',
-  error: 'video capture failed. Wait until the status shows a live image',
-  stopped: 'video capture stopped. Wait until the status shows a live image',
-};
+/**
+ * Capture states that interrupt a recording. Each has a notice
+ * `notice.workflow.quality.state.<state>` that tells the operator what to do.
+ */
+const INTERRUPTING_STATES = ['no-signal', 'frozen', 'blank', 'error', 'stopped'] as const;
+
+function isInterrupting(state: CaptureState): state is (typeof INTERRUPTING_STATES)[number] {
+  return (INTERRUPTING_STATES as readonly CaptureState[]).includes(state);
+}
+
+/** Builds an issue whose English message is the text of its notice. */
+function issue(code: QualityIssue['code'], message: Notice): QualityIssue {
+  return { code, message: message.text, notice: message };
+}
+
+/** Rounds a figure to 0.1 for a notice, which the page then formats for its language. */
+function tenths(value: number): number {
+  return Math.round(value * 10) / 10;
+}
 
 /**
  * Measures a recorded clip and lists what makes it unusable (too short, frozen, probe moved, the
@@ -56,7 +69,7 @@ export function checkRecording(
 /** Turns a recording failure (no frame, a size change) into the operator's message. */
 export function recordingIssue(error: BvEdgeError): QualityIssue {
   const code = error.code === 'frame_size_changed' ? 'frame_size_changed' : 'no_signal';
-  return { code, message: error.message };
+  return issue(code, error.notice ?? plainNotice(error.message));
 }
 
 /**
@@ -66,29 +79,19 @@ export function recordingIssue(error: BvEdgeError): QualityIssue {
 export function analysisIssue(error: BvEdgeError, view: ViewName): QualityIssue {
   switch (error.code) {
     case 'vessel_not_found':
-      return {
-        code: 'vessel_not_found',
-        message:
-          `No vessel found in the ${view} recording. Centre the vessel in the image, or tap ` +
-          'the middle of its lumen to mark it, then record again.',
-      };
+      return issue('vessel_not_found', notice('notice.workflow.quality.vesselNotFound', { view }));
     case 'vessel_lost':
-      return {
-        code: 'vessel_lost',
-        message:
-          `The ${view} lumen was lost in more than half of the frames. Hold the probe still ` +
-          'over the vessel, or tap the middle of its lumen to mark it, then record again.',
-      };
+      return issue('vessel_lost', notice('notice.workflow.quality.vesselLost', { view }));
     case 'seed_outside_frame':
-      return {
-        code: 'seed_outside_frame',
-        message: `The point marked for the ${view} lumen is outside the image. Tap inside the image.`,
-      };
-    default:
-      return {
-        code: 'analysis_failed',
-        message: `Analysis of the ${view} recording failed: ${error.message}`,
-      };
+      return issue(
+        'seed_outside_frame',
+        notice('notice.workflow.quality.seedOutsideImage', { view }),
+      );
+    default: {
+      // NOTE: the reason stays English, because the analysis errors have no notices.
+      const params = { view, reason: error.message };
+      return issue('analysis_failed', notice('notice.workflow.quality.analysisFailed', params));
+    }
   }
 }
 
@@ -98,25 +101,17 @@ export function analysisIssue(error: BvEdgeError, view: ViewName): QualityIssue 
  */
 export function pulsationIssue(result: ViewResult): QualityIssue | null {
   if (!ARTERY_VIEWS.has(result.view) || result.measurements.heartRateBpm !== undefined) return null;
-  return {
-    code: 'no_pulsation',
-    message:
-      `No heart-rate pulsation was found in the ${result.view} lumen, so the tracked vessel is ` +
-      'probably not the carotid artery. Centre the carotid artery without pressing on it, or tap ' +
-      'the middle of its lumen to mark it, then record again.',
-  };
+  const view = result.view;
+  return issue('no_pulsation', notice('notice.workflow.quality.noPulsation', { view }));
 }
 
 /** Views of an artery, whose lumen must pulse with the heart rate. */
 const ARTERY_VIEWS: ReadonlySet<ViewName> = new Set(['ca']);
 
 function stateIssue(state: CaptureState, view: ViewName): QualityIssue | null {
-  const advice = STATE_ADVICE[state];
-  if (!advice) return null;
-  return {
-    code: state === 'frozen' ? 'frozen' : 'source_not_live',
-    message: `During the ${view} recording ${advice}, then record again.`,
-  };
+  if (!isInterrupting(state)) return null;
+  const code = state === 'frozen' ? 'frozen' : 'source_not_live';
+  return issue(code, notice(`notice.workflow.quality.state.${state}`, { view }));
 }
 
 function durationIssue(
@@ -125,12 +120,12 @@ function durationIssue(
   thresholds: QualityThresholds,
 ): QualityIssue | null {
   if (figures.durationS >= thresholds.minDurationS) return null;
-  return {
-    code: 'too_short',
-    message:
-      `The ${view} recording lasted ${figures.durationS.toFixed(1)} s; at least ` +
-      `${thresholds.minDurationS.toFixed(1)} s is needed. Record again and let it run to the end.`,
+  const params = {
+    view,
+    durationS: tenths(figures.durationS),
+    minDurationS: tenths(thresholds.minDurationS),
   };
+  return issue('too_short', notice('notice.workflow.quality.tooShort', params));
 }
 
 function frozenIssue(
@@ -139,12 +134,8 @@ function frozenIssue(
   thresholds: QualityThresholds,
 ): QualityIssue | null {
   if (figures.longestFrozenS <= thresholds.maxFrozenS) return null;
-  return {
-    code: 'frozen',
-    message:
-      `The image did not change for ${figures.longestFrozenS.toFixed(1)} s of the ${view} ` +
-      'recording, so the scanner looks frozen. Unfreeze the scanner and record again.',
-  };
+  const params = { view, frozenS: tenths(figures.longestFrozenS) };
+  return issue('frozen', notice('notice.workflow.quality.frozenFor', params));
 }
 
 function motionIssue(
@@ -153,21 +144,12 @@ function motionIssue(
   thresholds: QualityThresholds,
 ): QualityIssue | null {
   if (figures.minSimilarity < thresholds.minSimilarity) {
-    return {
-      code: 'probe_moved',
-      message:
-        `The image changed during the ${view} recording, as if the probe was lifted or moved ` +
-        'to other anatomy. Hold the probe still on the vessel and record again.',
-    };
+    return issue('probe_moved', notice('notice.workflow.quality.probeMoved', { view }));
   }
   if (figures.maxShiftFraction > thresholds.maxShiftFraction) {
     const percent = Math.round(figures.maxShiftFraction * 100);
-    return {
-      code: 'probe_moved',
-      message:
-        `The image moved by ${percent} % of its size during the ${view} recording. Hold the ` +
-        'probe still on the vessel and record again.',
-    };
+    const shifted = notice('notice.workflow.quality.imageShifted', { view, percent });
+    return issue('probe_moved', shifted);
   }
   return null;
 }

@@ -1,6 +1,7 @@
 import { BvEdgeError } from '../core/errors.ts';
 import type { CaptureState, FrameSource, TimedFrame } from '../core/frames.ts';
 import { toGray, type Clip, type Frame, type ViewName } from '../core/image.ts';
+import { notice } from '../notices/index.ts';
 
 export type PixelFormat = 'gray8' | 'rgb24';
 
@@ -85,9 +86,11 @@ export class ClipRecorder {
   /** Ends the recording and discards its frames. */
   cancel(): void {
     this.fail(
-      new BvEdgeError('recording_cancelled', `The ${this.request.view} recording was cancelled.`, {
-        value: this.request.view,
-      }),
+      new BvEdgeError(
+        'recording_cancelled',
+        notice('notice.workflow.cancelled', { view: this.request.view }),
+        { value: this.request.view },
+      ),
     );
   }
 
@@ -113,14 +116,17 @@ export class ClipRecorder {
   private sameSize(frame: Frame): boolean {
     const first = this.frames[0];
     if (!first || (first.width === frame.width && first.height === frame.height)) return true;
+    const changed = notice('notice.workflow.quality.frameSizeChanged', {
+      view: this.request.view,
+      fromWidth: first.width,
+      fromHeight: first.height,
+      toWidth: frame.width,
+      toHeight: frame.height,
+    });
     this.fail(
-      new BvEdgeError(
-        'frame_size_changed',
-        `The video size changed from ${first.width}x${first.height} to ` +
-          `${frame.width}x${frame.height} during the ${this.request.view} recording. ` +
-          'Leave the scanner settings as they are while recording, then record again.',
-        { value: { from: [first.width, first.height], to: [frame.width, frame.height] } },
-      ),
+      new BvEdgeError('frame_size_changed', changed, {
+        value: { from: [first.width, first.height], to: [frame.width, frame.height] },
+      }),
     );
     return false;
   }
@@ -138,26 +144,20 @@ export class ClipRecorder {
 
   private onFrameTimeout(): void {
     const timeoutS = this.request.frameTimeoutS;
-    this.fail(
-      new BvEdgeError(
-        'no_signal',
-        `No video frame arrived for ${timeoutS} s during the ${this.request.view} recording. ` +
-          'Check that the scanner is on and its video cable is connected, then record again.',
-        { value: timeoutS },
-      ),
-    );
+    const missing = notice('notice.workflow.quality.noFrameFor', {
+      view: this.request.view,
+      timeoutS,
+    });
+    this.fail(new BvEdgeError('no_signal', missing, { value: timeoutS }));
   }
 
   private finish(endedBy: RecordedClip['endedBy']): void {
     if (this.settled) return;
     if (this.frames.length === 0) {
-      this.fail(
-        new BvEdgeError(
-          'no_signal',
-          `No video frame arrived before the ${this.request.view} recording was stopped. ` +
-            'Check that the scanner is on and its video cable is connected, then record again.',
-        ),
-      );
+      const missing = notice('notice.workflow.quality.noFrameBeforeStop', {
+        view: this.request.view,
+      });
+      this.fail(new BvEdgeError('no_signal', missing));
       return;
     }
     this.release();

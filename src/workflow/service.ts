@@ -2,8 +2,10 @@ import { BvEdgeError } from '../core/errors.ts';
 import type { FrameSource } from '../core/frames.ts';
 import type { ViewName } from '../core/image.ts';
 import type { Logger } from '../core/log.ts';
+import type { Notice } from '../core/notice.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import { estimateMessage } from '../mqtt/payload.ts';
+import { notice } from '../notices/index.ts';
 import type { ScanRecord } from '../scan/types.ts';
 import type { Store } from '../store/index.ts';
 import {
@@ -28,13 +30,17 @@ import {
 } from './case-store.ts';
 import { WorkflowEventBus } from './events.ts';
 import {
-  busyMessage,
+  busyNotice,
   checkRecordingDuration,
   checkRecordingOptions,
   checkSourceRecordable,
   checkView,
   invalidTransition,
+  listParams,
+  notNowNotice,
+  nothingToRetakeNotice,
   resolveRequiredViews,
+  type WorkflowAction,
 } from './guards.ts';
 import { validateOpenCase } from './open-case.ts';
 import { qualityThresholds } from './quality.ts';
@@ -189,12 +195,10 @@ export class WorkflowService {
 
   async openCase(request: OpenCaseRequest): Promise<CaseSnapshot> {
     return this.exclusive(() => {
-      this.requireRunning('open a case');
+      this.requireRunning('openCase');
       if (this.active) {
-        throw invalidTransition(
-          `Case ${this.active.caseId} is open. Close or abandon it before opening another.`,
-          this.active.caseId,
-        );
+        const { caseId } = this.active;
+        throw invalidTransition(notice('notice.workflow.caseOpen', { caseId }), caseId);
       }
       const valid = validateOpenCase(request);
       this.checkCaseIdUnused(valid.caseId);
@@ -227,16 +231,18 @@ export class WorkflowService {
    * `waitForAttempt()` returns the checked attempt.
    */
   async startRecording(view: ViewName, options: RecordingOptions = {}): Promise<CaseSnapshot> {
-    return this.exclusive(() => {
-      const active = this.requireStep('idle', 'record a view');
+    return this.exclusive(async () => {
+      const active = this.requireStep('idle', 'recordView');
       const checkedView = checkView(view);
       checkRecordingOptions(options, this.frameSize);
       checkRecordingDuration(
         options.durationS,
         qualityThresholds(this.options.settings, this.engine.manifest, checkedView).minDurationS,
       );
-      checkSourceRecordable(this.options.source.state, checkedView);
       this.options.recordingGuard?.(checkedView);
+      // The phantom source switches to the view's clip here, and a scanner's source returns at once.
+      await this.options.source.prepareView?.(checkedView);
+      checkSourceRecordable(this.options.source.state, checkedView);
       this.beginRecording(active, checkedView, options);
       return this.snapshot()!;
     });
@@ -245,7 +251,7 @@ export class WorkflowService {
   /** Ends the recording in progress early and returns its checked attempt. */
   async stopRecording(): Promise<ViewAttempt> {
     const recording = this.recording;
-    if (!recording) throw invalidTransition(this.notRecordingMessage());
+    if (!recording) throw invalidTransition(this.notRecordingNotice());
     recording.recorder.stop();
     return recording.attempt;
   }
@@ -257,7 +263,7 @@ export class WorkflowService {
     await this.queue.catch(() => undefined);
     const pending = this.active?.pendingAttempt;
     if (pending) return pending;
-    throw invalidTransition(this.notRecordingMessage());
+    throw invalidTransition(this.notRecordingNotice());
   }
 
   /** Records `view` to the end and returns its checked attempt. */
@@ -272,15 +278,10 @@ export class WorkflowService {
    */
   async acceptView(): Promise<CaseSnapshot> {
     return this.exclusive(async () => {
-      const active = this.requireStep('review', 'accept a view');
+      const active = this.requireStep('review', 'acceptView');
       const attempt = active.pendingAttempt!;
       if (!attempt.quality.passed || !attempt.result) {
-        const reasons = attempt.quality.issues.map((issue) => issue.message).join(' ');
-        throw invalidTransition(
-          `The ${attempt.view} recording failed the quality check and cannot be accepted: ` +
-            `${reasons} Retake it.`,
-          attempt.attemptId,
-        );
+        throw invalidTransition(acceptFailedNotice(attempt), attempt.attemptId);
       }
       active.accepted.set(attempt.view, attempt.result);
       moveToStep(active, 'idle', null);
@@ -300,12 +301,12 @@ export class WorkflowService {
   /** Discards the recording in progress or the attempt under review, so the view can be redone. */
   async retake(): Promise<CaseSnapshot> {
     return this.exclusive(() => {
-      const active = this.requireCase('retake a view');
+      const active = this.requireCase('retakeView');
       const view = active.activeView;
       if (active.step === 'recording' && this.recording) {
         this.discardRecording();
       } else if (active.step !== 'review' || !view) {
-        throw invalidTransition(`There is nothing to retake: ${busyMessage(active.step, view)}`);
+        throw invalidTransition(nothingToRetakeNotice(active.step, view));
       }
       moveToStep(active, 'idle', null);
       updateCase(this.options.store, active);
@@ -321,21 +322,21 @@ export class WorkflowService {
    */
   async closeCase(): Promise<ScanRecord> {
     return this.exclusive(() => {
-      const active = this.requireStep('idle', 'close the case');
+      const active = this.requireStep('idle', 'closeCase');
+      const { caseId } = active;
       const missing = missingViews(active);
       if (missing.length > 0) {
-        throw invalidTransition(
-          `Case ${active.caseId} cannot be closed: the views ${missing.join(', ')} are not ` +
-            'accepted yet. Record and accept them first.',
-          missing,
-        );
+        const { count, params } = listParams('view', missing);
+        const rejected = notice(`notice.workflow.closeMissing.${count}`, { caseId, ...params });
+        throw invalidTransition(rejected, missing);
       }
       if (!active.estimate) {
-        const reason = active.notice ? ` ${active.notice}` : '';
-        throw invalidTransition(
-          `Case ${active.caseId} cannot be closed: it has no estimate.${reason} Retake a view ` +
-            'to estimate again.',
-        );
+        // NOTE: the reason of a failed estimate is the inference error's English message, and the
+        // page offers no close without an estimate, so only API clients receive it.
+        const rejected = active.notice
+          ? notice('notice.workflow.noEstimateReason', { caseId, reason: active.notice.text })
+          : notice('notice.workflow.noEstimate', { caseId });
+        throw invalidTransition(rejected);
       }
       const record = scanRecordOf(active);
       storeClosedCase(this.options.store, record, [
@@ -359,7 +360,7 @@ export class WorkflowService {
   /** Ends the open case without storing a scan; its accepted views are discarded. */
   async abandonCase(): Promise<void> {
     return this.exclusive(() => {
-      const active = this.requireCase('abandon the case');
+      const active = this.requireCase('abandonCase');
       if (this.recording) this.discardRecording();
       storeAbandonedCase(this.options.store, active.caseId);
       this.active = null;
@@ -430,7 +431,7 @@ export class WorkflowService {
     return this.exclusive(async () => {
       // Retake, abandon and stop clear this.recording; a clip that ended meanwhile is dropped.
       if (this.recording?.recorder !== recorder) {
-        throw new BvEdgeError('recording_cancelled', `The ${view} recording was discarded.`);
+        throw new BvEdgeError('recording_cancelled', notice('notice.workflow.discarded', { view }));
       }
       this.recording = null;
       moveToStep(active, 'analysing', view);
@@ -484,7 +485,7 @@ export class WorkflowService {
     } catch (error) {
       if (!(error instanceof BvEdgeError)) throw error;
       active.estimate = null;
-      active.notice = `No estimate from the accepted views: ${error.message}`;
+      active.notice = notice('notice.workflow.estimateFailed', { reason: error.message });
       this.logger.error({ err: error, caseId: active.caseId }, 'estimate failed');
     }
     updateCase(this.options.store, active);
@@ -500,12 +501,9 @@ export class WorkflowService {
   private checkCaseIdUnused(caseId: string): void {
     const { scanStored, workflowStatus } = findCaseId(this.options.store, caseId);
     if (!scanStored && (workflowStatus === null || workflowStatus === 'abandoned')) return;
-    throw new BvEdgeError(
-      'case_exists',
-      `Case ${caseId} already exists (${scanStored ? 'stored' : workflowStatus}). Stored cases ` +
-        'are never overwritten; open the case under a new case id.',
-      { value: caseId },
-    );
+    const status = scanStored ? 'stored' : (workflowStatus ?? 'stored');
+    const exists = notice('notice.workflow.caseExists', { caseId, status });
+    throw new BvEdgeError('case_exists', exists, { value: caseId });
   }
 
   private recordingProgress(): CaseSnapshot['recording'] {
@@ -519,36 +517,34 @@ export class WorkflowService {
     };
   }
 
-  private requireRunning(action: string): void {
+  private requireRunning(action: WorkflowAction): void {
     if (!this.running) {
-      throw new BvEdgeError('workflow_stopped', `Cannot ${action}: the workflow is stopped.`);
+      throw new BvEdgeError('workflow_stopped', notice('notice.workflow.stopped', { action }));
     }
   }
 
-  private requireCase(action: string): ActiveCase {
+  private requireCase(action: WorkflowAction): ActiveCase {
     this.requireRunning(action);
-    if (!this.active) throw invalidTransition(`Cannot ${action}: no case is open. Open one first.`);
+    if (!this.active) throw invalidTransition(notice('notice.workflow.noCase', { action }));
     return this.active;
   }
 
-  private requireStep(step: WorkflowStep, action: string): ActiveCase {
+  private requireStep(step: WorkflowStep, action: WorkflowAction): ActiveCase {
     const active = this.requireCase(action);
     if (active.step !== step) {
-      throw invalidTransition(
-        `Cannot ${action} now. ${busyMessage(active.step, active.activeView)}`,
-      );
+      throw invalidTransition(notNowNotice(action, active.step, active.activeView));
     }
     if (step === 'review' && !active.pendingAttempt) {
-      throw invalidTransition(`Cannot ${action}: no recording waits for review.`);
+      throw invalidTransition(notice('notice.workflow.noReview', { action }));
     }
     return active;
   }
 
-  private notRecordingMessage(): string {
+  private notRecordingNotice(): Notice {
     const active = this.active;
-    if (!active) return 'No case is open. Open one and record a view first.';
-    if (active.step === 'idle') return 'No recording is in progress. Start one first.';
-    return busyMessage(active.step, active.activeView);
+    if (!active) return notice('notice.workflow.noCaseOpen');
+    if (active.step === 'idle') return notice('notice.workflow.notRecording');
+    return busyNotice(active.step, active.activeView);
   }
 
   private exclusive<T>(action: () => T | Promise<T>): Promise<T> {
@@ -556,4 +552,14 @@ export class WorkflowService {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * Returns why a failed attempt cannot be accepted, naming its failed checks by their issue codes,
+ * each once, so that the page can name them in its language.
+ */
+function acceptFailedNotice(attempt: ViewAttempt): Notice {
+  const codes = [...new Set(attempt.quality.issues.map((issue) => issue.code))];
+  const { count, params } = listParams('check', codes.length > 0 ? codes : ['analysis_failed']);
+  return notice(`notice.workflow.acceptFailed.${count}`, { view: attempt.view, ...params });
 }

@@ -1,4 +1,5 @@
 import type { Point, ViewName } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 import type { Covariates, Estimate, ViewResult } from '../scan/types.ts';
 
 /**
@@ -53,8 +54,10 @@ export type QualityCode =
 
 export interface QualityIssue {
   code: QualityCode;
-  /** A sentence for the operator: what is wrong and what to do. */
+  /** A sentence for the operator: what is wrong and what to do, in English. */
   message: string;
+  /** The message as a notice, for the page to show in its language. */
+  notice: Notice;
 }
 
 /** Figures the quality check measured on one recording. */
@@ -130,5 +133,5 @@ export interface CaseSnapshot {
   accepted: Partial<Record<ViewName, ViewResult>>;
   estimate: CaseEstimate | null;
   /** Something the operator should know that no step shows, e.g. a recording lost to a restart. */
-  notice: string | null;
+  notice: Notice | null;
 }

@@ -63,42 +63,34 @@ function readLanguage() {
   return body.dataset.language in CATALOGUES ? body.dataset.language : 'en';
 }
 
-/** Returns the message of `key` with each {name} replaced; a missing key shows as ⟦key⟧. */
+/**
+ * Returns the message of `key` with each {name} replaced by its value, numbers formatted for the
+ * page's language, and each {name:prefix} by the message of key `prefix.<value>` (notices name a
+ * view that way). A missing key shows as ⟦key⟧.
+ */
 function t(key, params) {
-  const template = CATALOGUES[state.language][key];
+  const catalogue = CATALOGUES[state.language];
+  const template = catalogue[key];
   if (template === undefined) return `⟦${key}⟧`;
-  return template.replace(/\{(\w+)\}/g, (_, name) => String(params?.[name] ?? ''));
+  return template.replace(/\{(\w+)(?::([\w.-]+))?\}/g, (_, name, prefix) => {
+    const value = params?.[name];
+    if (value === undefined || value === null) return '';
+    if (prefix) return catalogue[`${prefix}.${value}`] ?? String(value);
+    return typeof value === 'number' ? new Intl.NumberFormat(state.language).format(value) : value;
+  });
 }
 
 /**
- * Sentences of the study-population check (src/clinical/population.ts and the cohort check of
- * src/scan/scan.ts) with the catalogue key that translates each; the numbers are kept as sent.
+ * Returns a notice of the daemon ({ key, params, text }, src/core/notice.ts) in the page's
+ * language. A notice the catalogue lacks shows its English text on the English page and
+ * `fallback` on any other, so that no English sentence appears on a translated page.
  */
-const REASON_PATTERNS = [
-  [/^age not entered; cannot confirm (?<min>[\d.]+)–(?<max>[\d.]+) years$/, 'reason.ageMissing'],
-  [
-    /^age (?<value>[\d.]+) years is outside (?<min>[\d.]+)–(?<max>[\d.]+) years$/,
-    'reason.ageOutside',
-  ],
-  [
-    /^BMI (?<value>[\d.]+) kg\/m² is outside (?<min>[\d.]+)–(?<max>[\d.]+) kg\/m²$/,
-    'reason.bmiOutside',
-  ],
-  [/^preoperative Hb not entered; cannot confirm ≥ (?<min>[\d.]+) g\/dL$/, 'reason.hbMissing'],
-  [/^preoperative Hb (?<value>[\d.]+) g\/dL is below (?<min>[\d.]+) g\/dL$/, 'reason.hbBelow'],
-  [
-    /^view features outside the training cohort \(largest \|z\| (?<value>[\d.]+), limit (?<limit>[\d.]+)\): the model extrapolates$/,
-    'reason.featuresOutside',
-  ],
-];
-
-/** Returns a population reason in the page's language; a sentence it does not know stays as sent. */
-function translateReason(reason) {
-  for (const [pattern, key] of REASON_PATTERNS) {
-    const match = pattern.exec(reason);
-    if (match) return t(key, match.groups);
+function noticeText(notice, fallback) {
+  if (notice && typeof notice.key === 'string' && CATALOGUES[state.language][notice.key]) {
+    return t(notice.key, notice.params);
   }
-  return reason;
+  const english = typeof notice === 'string' ? notice : notice?.text;
+  return state.language === 'en' && english ? english : fallback;
 }
 
 function formatNumber(value, digits) {
@@ -122,6 +114,17 @@ function formatQuantity(value, unitKey, digits) {
 function tOr(key, fallback, params) {
   const text = t(key, params);
   return text === `⟦${key}⟧` ? fallback : text;
+}
+
+/**
+ * Returns the model's notice of `estimate` in the page's language: the active bundle's
+ * translation when the estimate came from that bundle, else the English notice it carries.
+ */
+function modelNotice(estimate) {
+  const model = state.status?.model;
+  const fromActive = model?.name === estimate.modelName && model?.version === estimate.modelVersion;
+  const translated = fromActive ? model.noticeTranslations?.[state.language] : undefined;
+  return translated ?? estimate.notice;
 }
 
 /** Formats a value with a unit that Intl lacks (mm², /min); a missing value shows no unit. */
@@ -212,20 +215,21 @@ async function request(method, path, payload) {
 
 /**
  * Shows a problem response. The form error is the translated message of its code, followed by
- * the server's `detail` when no field is named. Each field error is the translated error code,
- * followed by the server's description of the expected value.
+ * its notice when no field is named. Each field error is the translated error code, followed by
+ * the field's notice, which describes the expected value.
  */
 function showProblem(result) {
   const code = result.body?.code ?? 'internal_error';
   const errors = result.body?.errors ?? [];
   const message = tOr(`problem.${code}`, t('problem.generic'));
-  const detail = result.body?.detail;
-  state.error = errors.length === 0 && detail ? `${message} ${detail}` : message;
+  const detail = errors.length === 0 ? noticeText(result.body?.notice ?? result.body?.detail) : '';
+  state.error = detail ? `${message} ${detail}` : message;
   state.fieldErrors = {};
   for (const error of errors) {
     const prefix = tOr(`field.error.${error.code}`, t('field.error.other'));
     const name = error.field.split('.')[0];
-    const text = error.detail ? t('field.error.detail', { prefix, detail: error.detail }) : prefix;
+    const expected = noticeText(error.notice ?? error.detail);
+    const text = expected ? t('field.error.detail', { prefix, detail: expected }) : prefix;
     state.fieldErrors[name] = state.fieldErrors[name] ? `${state.fieldErrors[name]} ${text}` : text;
   }
 }
@@ -841,16 +845,14 @@ function updateCaseResult(workflowCase) {
 }
 
 /**
- * Translates the daemon's notice of the open case. The workflow writes the restart notice as
- * "The <view> recording was interrupted by a restart. …"; any other notice is shown after the
- * generic message, in the daemon's words.
+ * Translates the daemon's notice of the open case. A recording lost to a restart is shown in full.
+ * A failed estimate carries the inference error in English, so only the English page adds it
+ * to the generic message.
  */
 function caseNoticeText(notice) {
-  const interrupted = /^The (ijv|scv|ivc|ca) recording was interrupted by a restart\./.exec(notice);
-  if (interrupted) {
-    return t('case.notice.interrupted', { view: t(`view.${interrupted[1]}.short`) });
-  }
-  return `${t('case.notice')} ${notice}`;
+  if (notice.key === 'notice.workflow.interrupted') return noticeText(notice, t('case.notice'));
+  const reason = noticeText(notice.params?.reason ?? notice, '');
+  return reason ? `${t('case.notice')} ${reason}` : t('case.notice');
 }
 
 function setVisible(tile, testId, visible) {
@@ -986,7 +988,9 @@ function renderResult({ estimate, views, closed }) {
             el(
               'ul',
               { class: 'reasons' },
-              estimate.population.reasons.map((reason) => el('li', {}, translateReason(reason))),
+              estimate.population.reasons.map((reason) =>
+                el('li', {}, noticeText(reason, t('reason.other'))),
+              ),
             ),
             'population-reasons',
           ),
@@ -1011,8 +1015,8 @@ function renderResult({ estimate, views, closed }) {
     el(
       'p',
       { class: 'muted' },
-      `${t('result.manifestNotice')}: `,
-      el('span', { 'data-testid': 'manifest-notice' }, estimate.notice),
+      t('result.manifestNotice'),
+      el('span', { 'data-testid': 'manifest-notice' }, modelNotice(estimate)),
     ),
   );
 }
@@ -1237,7 +1241,9 @@ function renderLabels() {
                   : el(
                       'ul',
                       { class: 'reasons' },
-                      label.warnings.map((warning) => el('li', {}, warning)),
+                      label.warnings.map((warning) =>
+                        el('li', {}, noticeText(warning, t('label.warningOther'))),
+                      ),
                     ),
               ),
             ),
