@@ -17,7 +17,7 @@ import { LOG_RING_LINES } from './fleet/settings.ts';
 const USAGE = `Usage:
   bv-edge scan --view VIEW=FILE ... --height-cm N --weight-kg N --sex female|male [options]
   bv-edge demo [--serve] [--port N]
-  bv-edge run [--config FILE]
+  bv-edge run [--config FILE] [--data-dir DIR]
   bv-edge config check FILE | show [FILE] [--json] | defaults
   bv-edge model validate DIR [--providers LIST] [--fp16] [--json]
   bv-edge model pack DIR --out FILE [--key KEY] | sign FILE --key KEY [--out FILE]
@@ -92,6 +92,15 @@ async function main(argv: string[]): Promise<number> {
       return name === undefined ? 2 : 0;
     }
     const command = COMMANDS[name];
+    // The fleet console lists its own options; every other command shares this summary.
+    if (
+      command &&
+      command !== fleetCommand &&
+      rest.some((arg) => arg === '--help' || arg === '-h')
+    ) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     if (!command) {
       throw new UsageError(
         `Unknown command "${name}". Use one of: ${Object.keys(COMMANDS).join(', ')}.`,

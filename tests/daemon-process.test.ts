@@ -86,6 +86,21 @@ describe('second daemon on one data folder', () => {
     assert.equal(second.stdout, '', 'the second daemon printed no start-up line');
   });
 
+  test('data-dir option overrides the file', async () => {
+    const other = join(tempDir, 'other-data');
+    // Its own data folder passes the lock that the first daemon holds on the file's folder.
+    const second = await processes.start(config(), {}, ['--data-dir', other]);
+    const lock = readFileSync(join(other, LOCK_FILE_NAME), 'utf8');
+    assert.equal(lock.split('\n')[0], String(second.child.pid));
+    assert.equal(await stopDaemon(second), 0);
+  });
+
+  test('run help prints the usage', async () => {
+    const help = await runCli(['run', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /bv-edge run \[--config FILE\] \[--data-dir DIR\]/);
+  });
+
   test('first daemon still serves', async () => {
     const response = await fetch(new URL('healthz', first!.url));
     assert.equal(response.status, 200);

@@ -24,26 +24,36 @@ export async function runCommand(
   logger: Logger,
   context: CommandContext = { logLines: null },
 ): Promise<number> {
-  const { values } = parseCommandLine(args, { config: { type: 'string' } });
+  const { values } = parseCommandLine(args, {
+    config: { type: 'string' },
+    'data-dir': { type: 'string' },
+  });
   // Watchdog pings start before capture and the models load, so WatchdogSec covers start-up too.
   const notifier = new SystemdNotifier({ logger: logger.child({ subsystem: 'systemd' }) });
   notifier.startWatchdog();
   try {
     const configFile = values.config as string | undefined;
-    return await runWithCapture(configFile, logger, notifier, context.logLines);
+    const dataDir = values['data-dir'] as string | undefined;
+    return await runWithCapture({ configFile, dataDir }, logger, notifier, context.logLines);
   } finally {
     notifier.stopWatchdog();
     await notifier.flush();
   }
 }
 
+/** The command line of `run`: the config file, and a data folder that overrides the file's. */
+interface RunArguments {
+  configFile: string | undefined;
+  dataDir: string | undefined;
+}
+
 async function runWithCapture(
-  configFile: string | undefined,
+  { configFile, dataDir }: RunArguments,
   logger: Logger,
   notifier: SystemdNotifier,
   logLines: LogRing | null,
 ): Promise<number> {
-  const config = loadConfig({}, { file: configFile });
+  const config = loadConfig(dataDir === undefined ? {} : { dataDir }, { file: configFile });
   // The lock comes before anything opens the data folder, the broker or the HTTP port, so a second
   // daemon on the same config leaves the running one alone.
   const lock = acquireInstanceLock(config.dataDir, {

@@ -55,13 +55,18 @@ export class DaemonProcesses {
   }
 
   /**
-   * Starts `bv-edge run --config FILE` (log level warn unless `env` sets BV_EDGE_LOG_LEVEL) and
-   * waits for its start-up line.
+   * Starts `bv-edge run --config FILE` with `args` after it (log level warn unless `env` sets
+   * BV_EDGE_LOG_LEVEL) and waits for its start-up line.
    */
-  async start(configPath: string, env: Record<string, string> = {}): Promise<RunningDaemon> {
+  async start(
+    configPath: string,
+    env: Record<string, string> = {},
+    args: string[] = [],
+  ): Promise<RunningDaemon> {
+    const cli = resolve(repoRoot, 'src/cli.ts');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', resolve(repoRoot, 'src/cli.ts'), 'run', '--config', configPath],
+      ['--import', 'tsx', cli, 'run', '--config', configPath, ...args],
       { cwd: repoRoot, env: { ...process.env, BV_EDGE_LOG_LEVEL: 'warn', ...env } },
     );
     this.track(child);
