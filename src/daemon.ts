@@ -369,6 +369,7 @@ export class Daemon {
       },
       hl7: services.hl7 ? toHl7Summary(services.hl7.status()) : { state: 'disabled', detail: null },
       diskFreeBytes: diskFreeBytes(config.dataDir),
+      diskLow: (services.storage?.diskGuard.recordingBlocked() ?? null) !== null,
     });
     this.statusReader = readStatus;
     const apiLogger = child(this.options.logger, 'api');

@@ -3,11 +3,16 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
   copyFileSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
   unlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +28,16 @@ import { chooseImageArea, detectImageArea } from '../src/capture/image-area.ts';
 import { buildWorkerPlan, gstLaunchDescription } from '../src/capture/pipeline.ts';
 import { CaptureService, type CaptureStatus } from '../src/capture/service.ts';
 import { SignalMonitor } from '../src/capture/signal-monitor.ts';
+import { explainCaptureFailure } from '../src/capture/source-checks.ts';
 import { encodeFrameHeader, FrameReader } from '../src/capture/wire.ts';
 import { loadConfig, type CaptureSourceInput, type ConfigInput } from '../src/config/index.ts';
 import type { CaptureState } from '../src/core/frames.ts';
 import type { GrayFrame, Rect } from '../src/core/image.ts';
+import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
+import { pino } from 'pino';
+import { captureSummary } from '../src/http/device-status.ts';
+import { notice } from '../src/notices/index.ts';
 import { writeVideo } from '../src/phantom/video.ts';
 import { clip, realClipsSkip } from './helpers/data.ts';
 import { freePort } from './helpers/mosquitto.ts';
@@ -290,6 +300,38 @@ test('crop keeps only the image area', () => {
   );
 });
 
+test('capture failure names the file', () => {
+  const gstreamer = notice('notice.capture.pipelineError', {
+    detail: 'This file contains no playable streams (element qtdemux0).',
+  });
+  const failure = { code: 'pipeline_error', notice: gstreamer };
+  const phantom = explainCaptureFailure(failure, { file: '/data/phantom/ivc.mp4', phantom: true });
+  assert.equal(phantom.key, 'notice.capture.phantomClipDamaged');
+  assert.deepEqual(phantom.params, {
+    detail: 'This file contains no playable streams (element qtdemux0)',
+    path: '/data/phantom/ivc.mp4',
+  });
+  assert.match(phantom.text, /^This file contains no playable streams \(element qtdemux0\), /);
+  assert.match(phantom.text, /reading the phantom clip \/data\/phantom\/ivc\.mp4\. The clip/);
+  const file = explainCaptureFailure(failure, { file: '/media/scan.mp4', phantom: false });
+  assert.equal(file.key, 'notice.capture.fileUnplayable');
+  assert.match(file.text, /reading \/media\/scan\.mp4\. Check that capture\.source\.path/);
+  // A stream's failure has no file to add.
+  assert.equal(explainCaptureFailure(failure, { file: null, phantom: false }), gstreamer);
+});
+
+test('capture summary carries the reason notice', () => {
+  const service = captureService({ kind: 'test' });
+  const summary = captureSummary(service);
+  assert.equal(summary.state, 'stopped');
+  assert.equal(summary.reason, 'not started');
+  assert.deepEqual(summary.reasonNotice, {
+    key: 'notice.capture.notStarted',
+    params: {},
+    text: 'not started',
+  });
+});
+
 test('pipelines for each source kind', () => {
   const options = { queueFrames: 4, heartbeatMs: 500 };
   const sink =
@@ -413,6 +455,9 @@ test('missing capture device is an error', async () => {
     assert.equal(status.state, 'error');
     assert.match(status.reason ?? '', /Video device \/dev\/video99 not found/);
     assert.match(status.reason ?? '', /capture\.source\.device/);
+    assert.equal(status.reasonNotice?.key, 'notice.capture.deviceNotFound');
+    assert.deepEqual(status.reasonNotice?.params, { device: '/dev/video99' });
+    assert.equal(status.reasonNotice?.text, status.reason);
     assert.deepEqual(states, ['starting', 'error']);
   } finally {
     await service.stop();
@@ -438,6 +483,25 @@ test('deleted file is an error until restored', { skip: realClipsSkip }, async (
   }
 });
 
+test('missing file is a not-found notice', async () => {
+  const path = join(tempDir(), 'absent.mp4');
+  const service = captureService({ kind: 'file', path });
+  try {
+    await service.start();
+    const status = await waitFor(service, (s) => s.state === 'error', 'error');
+    assert.equal(status.reason, `Video file ${path} not found. Check capture.source.path.`);
+    assert.deepEqual(status.reasonNotice, {
+      key: 'notice.capture.fileNotFound',
+      params: { path },
+      text: status.reason,
+    });
+    const summary = captureSummary(service);
+    assert.deepEqual(summary.reasonNotice?.params, { path });
+  } finally {
+    await service.stop();
+  }
+});
+
 test('pipeline error restarts and recovers', async () => {
   const launch =
     'videotestsrc is-live=true pattern=snow ! video/x-raw,width=160,height=120,framerate=30/1 ' +
@@ -449,6 +513,9 @@ test('pipeline error restarts and recovers', async () => {
     await service.start();
     const failed = await waitFor(service, (s) => s.state === 'error', 'error');
     assert.match(failed.reason ?? '', /Failed after iterations as requested \(element identity0\)/);
+    // GStreamer's own text cannot be translated, so it is the notice's detail.
+    assert.equal(failed.reasonNotice?.key, 'notice.capture.pipelineError');
+    assert.equal(failed.reasonNotice?.params.detail, failed.reason);
     const recovered = await waitFor(
       service,
       (s) => s.state === 'live' && s.restarts >= 1 && s.framesReceived > 40,
@@ -511,6 +578,67 @@ test('phantom source follows the recorded view', async () => {
     // The same view again keeps the process that plays it.
     await service.prepareView('ivc');
     assert.equal(service.status().workerPid, status.workerPid);
+  } finally {
+    await service.stop();
+  }
+});
+
+test('unusable phantom clip rejects the switch', async () => {
+  const dataDir = tempDir();
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  const config = loadConfig({ capture: { ...FAST, source: { kind: 'phantom' } } }, { env: {} });
+  const service = new CaptureService({ capture: config.capture, dataDir, logger });
+  const ivc = join(dataDir, 'phantom', 'ivc.mp4');
+  try {
+    await service.start();
+    await waitFor(service, (s) => s.state === 'live', 'the first clip', 60_000);
+    // A folder in place of the clip can be neither read nor replaced by a new clip.
+    rmSync(ivc);
+    mkdirSync(ivc);
+    writeFileSync(join(ivc, 'note.txt'), 'not a clip');
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await assert.rejects(service.prepareView('ivc'), (error: unknown) => {
+        assert.ok(error instanceof BvEdgeError, `attempt ${attempt}: ${String(error)}`);
+        assert.equal(error.code, 'source_not_live');
+        assert.equal(error.notice?.key, 'notice.capture.clipUnusable');
+        assert.equal(error.notice?.params.path, ivc);
+        assert.match(error.message, /Remove .*ivc\.mp4; bv-edge generates the clip again/);
+        return true;
+      });
+      const status = service.status();
+      assert.equal(status.state, 'error');
+      assert.equal(status.reasonNotice?.key, 'notice.capture.clipUnusable');
+      assert.equal(status.workerPid, null, 'a capture process runs without its clip');
+    }
+    const logged = lines.filter((line) => line.includes('phantom clip cannot be used'));
+    assert.equal(logged.length, 1, `logged ${logged.length} times`);
+    assert.equal(JSON.parse(logged[0]!).path, ivc);
+
+    rmSync(ivc, { recursive: true });
+    await service.prepareView('ivc');
+    const status = service.status();
+    assert.equal(status.state, 'live');
+    assert.equal(status.phantomView, 'ivc');
+    assert.ok(statSync(ivc).isFile(), 'the ivc clip was not generated again');
+  } finally {
+    await service.stop();
+  }
+});
+
+test('damaged phantom clip is regenerated at a switch', async () => {
+  const dataDir = tempDir();
+  const config = loadConfig({ capture: { ...FAST, source: { kind: 'phantom' } } }, { env: {} });
+  const service = new CaptureService({ capture: config.capture, dataDir, logger: silentLogger() });
+  const ca = join(dataDir, 'phantom', 'ca.mp4');
+  try {
+    await service.start();
+    await waitFor(service, (s) => s.state === 'live', 'the first clip', 60_000);
+    const size = statSync(ca).size;
+    truncateSync(ca, Math.floor(size / 3));
+    await service.prepareView('ca');
+    assert.equal(service.status().state, 'live');
+    assert.equal(statSync(ca).size, size);
   } finally {
     await service.stop();
   }
@@ -604,6 +732,8 @@ test('repeated frame is frozen', async () => {
     await service.start();
     const status = await waitFor(service, (s) => s.state === 'frozen', 'frozen');
     assert.match(status.reason ?? '', /has not changed for 1 s/);
+    assert.equal(status.reasonNotice?.key, 'notice.capture.frozen');
+    assert.deepEqual(status.reasonNotice?.params, { seconds: 1 });
     // Loops of the clip restart at a key frame, which must not read as motion.
     await waitFor(service, (s) => s.loops >= 2, 'two loops');
     assert.equal(service.state, 'frozen');
@@ -623,7 +753,9 @@ test('uniform frames are blank', async () => {
   try {
     await service.start();
     const status = await waitFor(service, (s) => s.state === 'blank', 'blank');
-    assert.match(status.reason ?? '', /uniform/);
+    assert.equal(status.reason, 'the frames are uniform, with no ultrasound image');
+    assert.equal(status.reasonNotice?.key, 'notice.capture.blank');
+    assert.equal(status.reasonNotice?.text, status.reason);
   } finally {
     await service.stop();
   }
@@ -638,6 +770,7 @@ test('file without loop ends in no-signal', async () => {
     await service.start();
     const status = await waitFor(service, (s) => s.state === 'no-signal', 'no-signal');
     assert.match(status.reason ?? '', /ended/);
+    assert.equal(status.reasonNotice?.key, 'notice.capture.fileEnded');
     assert.equal(status.framesReceived, 15);
     assert.equal(status.restarts, 0);
   } finally {

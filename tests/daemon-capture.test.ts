@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { VIEW_NAMES } from '../src/core/image.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { Daemon } from '../src/daemon.ts';
+import type { ScanRecord } from '../src/scan/types.ts';
 import type { CaseSnapshot } from '../src/workflow/types.ts';
 
 /** Long enough for the reference model's window of 32 frames at 10 Hz. */
@@ -77,13 +78,13 @@ test('daemon case on live phantom capture', async () => {
       assert.ok(attempt.result.frameCount >= 90, `${view}: ${attempt.result.frameCount} frames`);
       await api(base, '/accept', {});
     }
-    const { record } = await api<{ record: { caseId: string; estimate: { bvMl: number } } }>(
-      base,
-      '/close',
-      {},
-    );
+    const { record } = await api<{ record: ScanRecord }>(base, '/close', {});
     assert.equal(record.caseId, 'live-1');
     assert.ok(Number.isFinite(record.estimate.bvMl), `bvMl ${record.estimate.bvMl}`);
+    // The estimate keeps the model notice's translations of the bundle that made it.
+    const translations = daemon.workflow.engine.manifest.noticeTranslations;
+    assert.ok(translations?.['zh-CN'], 'the reference bundle has no zh-CN notice');
+    assert.deepEqual(record.estimate.noticeTranslations, translations);
     const status = (await (await fetch(new URL('api/status', base))).json()) as {
       capture: { state: string; fps: number };
       outbox: { depth: number };
@@ -95,8 +96,12 @@ test('daemon case on live phantom capture', async () => {
     const estimates = db
       .prepare("select count(*) as n from outbox where kind = 'estimate'")
       .get() as { n: number };
+    const stored = db.prepare('select notice_translations from estimates').get() as {
+      notice_translations: string;
+    };
     db.close();
     assert.equal(estimates.n, 1);
+    assert.deepEqual(JSON.parse(stored.notice_translations), translations);
     assert.ok(status.outbox.depth >= 1, `outbox depth ${status.outbox.depth}`);
 
     // Every model run of the case is timed in /metrics.

@@ -447,10 +447,10 @@ describe('HL7 delivery', () => {
       assert.equal(row.attempts, 1);
       // MSA-3 of @medplum/core's ACK, then ERR-3 and ERR-8, with the quoted MRN redacted.
       const text = code === 'AE' ? 'Application Error' : 'Application Reject';
+      // Only the receiver's words are stored; the ack code has its own column.
       assert.equal(
         row.lastError,
-        `rejected with ${code}: ${text}; 207 Application internal error: ` +
-          'Unknown patient [MRN] | check PID',
+        `${text}; 207 Application internal error: Unknown patient [MRN] | check PID`,
       );
       const status = service.status();
       assert.equal(status.state, 'rejected');
@@ -468,6 +468,10 @@ describe('HL7 delivery', () => {
       assert.ok(
         lines.some((line) => line.includes('"level":50') && line.includes('not sent again')),
         'rejection logged at error level',
+      );
+      assert.ok(
+        lines.some((line) => line.includes(`rejected the HL7 message with ${code}`)),
+        `log names the ${code}`,
       );
     });
   }

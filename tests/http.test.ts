@@ -341,6 +341,7 @@ describe('touchscreen app', () => {
       const problem = (await response.json()) as Problem;
       assert.equal(problem.type, 'urn:bv-edge:problem:unauthorized');
       assert.equal(problem.status, 401);
+      assert.equal(problem.notice?.key, 'notice.request.unauthorized', path);
     }
     assert.equal((await get('api/status', { authorization: 'Bearer wrong' })).status, 401);
     assert.equal((await get('api/status')).status, 200);
@@ -631,6 +632,7 @@ describe('touchscreen app', () => {
         fields,
       );
       assert.ok(response.json.detail.includes(fields[0]!), response.json.detail);
+      assertNotices(response.json);
     });
   }
 
@@ -657,6 +659,7 @@ describe('touchscreen app', () => {
         response.json.errors?.map((error) => error.field),
         fields,
       );
+      assertNotices(response.json);
     });
   }
 
@@ -676,19 +679,173 @@ describe('touchscreen app', () => {
         response.json.errors?.map((error) => error.field),
         fields,
       );
+      assertNotices(response.json);
     });
   }
 
-  test('API rejects non-JSON body', async () => {
-    const response = await fetch(new URL('api/cases/case-http-1/labels', app.url), {
-      method: 'POST',
-      headers: { ...authorized, 'content-type': 'text/plain' },
-      body: 'hbBefore=13',
+  /** Checks that a problem and each of its field errors carry a notice the catalogues know. */
+  function assertNotices(problem: Problem): void {
+    const known = (key: string | undefined) => key !== undefined && key in NOTICES['zh-CN'];
+    assert.ok(known(problem.notice?.key), `problem notice ${problem.notice?.key}`);
+    for (const error of problem.errors ?? []) {
+      assert.ok(known(error.notice?.key), `${error.field}: notice ${error.notice?.key}`);
+      assert.equal(error.detail, error.notice?.text, `${error.field}: detail and notice differ`);
+    }
+  }
+
+  /** Label bodies with zod's own issues, and the notice of the first error of the field. */
+  const FIELD_NOTICE_CASES: [string, unknown, string, string, Record<string, unknown>][] = [
+    ['empty enteredBy', { enteredBy: '' }, 'enteredBy', 'notice.cases.field.enteredBy', {}],
+    ['missing enteredBy', { enteredBy: undefined }, 'enteredBy', 'notice.field.required', {}],
+    ['text hbBefore', { hbBefore: 'abc' }, 'hbBefore', 'notice.cases.field.number', {}],
+    ['missing hbBefore', { hbBefore: undefined }, 'hbBefore', 'notice.cases.field.number', {}],
+    ['negative hbAfter', { hbAfter: -3 }, 'hbAfter', 'notice.field.above', { limit: 0 }],
+    [
+      'long replacementFluid',
+      { replacementFluid: 'x'.repeat(101) },
+      'replacementFluid',
+      'notice.field.textMax',
+      { max: 100 },
+    ],
+    [
+      'unknown method',
+      { method: 'magic' },
+      'method',
+      'notice.field.oneOf',
+      { options: 'single-step, continuous-exchange, bag-hemoglobin' },
+    ],
+    ['empty bags', { withdrawnMl: undefined, bags: [] }, 'bags', 'notice.field.listNotEmpty', {}],
+    [
+      'number enteredBy',
+      { enteredBy: 7 },
+      'enteredBy',
+      'notice.field.expected',
+      { type: 'string' },
+    ],
+  ];
+
+  for (const [name, change, field, key, params] of FIELD_NOTICE_CASES) {
+    test(`field notice of ${name}`, async () => {
+      const response = await post('api/cases/case-http-1/labels', {
+        ...VALID_LABEL,
+        ...(change as object),
+      });
+      assert.equal(response.status, 400);
+      // A negative Hb also fails the Hb range, which is a second error of the field.
+      const errors = response.json.errors?.filter((error) => error.field === field) ?? [];
+      assert.equal(errors[0]?.notice?.key, key, JSON.stringify(response.json.errors));
+      assert.deepEqual(errors[0]?.notice?.params, params);
+      assertNotices(response.json);
     });
+  }
+
+  test('field notice of non-object body', async () => {
+    for (const body of [[1], null, 'text']) {
+      const response = await post('api/cases/case-http-1/labels', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.equal(response.json.errors?.[0]?.field, 'body');
+      assert.equal(response.json.errors?.[0]?.notice?.key, 'notice.field.notObject');
+      assert.equal(response.json.notice?.key, 'notice.request.invalidFields');
+      assert.deepEqual(response.json.notice?.params, { fields: 'body' });
+    }
+  });
+
+  /** Sends a write to `path` with `headers` (and the token), as another site's page could. */
+  async function write(
+    path: string,
+    headers: Record<string, string>,
+    body?: string,
+    method = 'POST',
+  ): Promise<{ status: number; json: Problem }> {
+    const response = await fetch(new URL(path, app.url), {
+      method,
+      headers: { ...authorized, ...headers },
+      // Bytes, because fetch would add text/plain to a string body.
+      ...(body !== undefined && { body: new TextEncoder().encode(body) }),
+    });
+    return { status: response.status, json: (await response.json()) as Problem };
+  }
+
+  const FOREIGN_TYPES: [string, Record<string, string>, string][] = [
+    ['text/plain', { 'content-type': 'text/plain' }, 'text/plain'],
+    [
+      'form-urlencoded',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'application/x-www-form-urlencoded',
+    ],
+    ['multipart', { 'content-type': 'multipart/form-data; boundary=x' }, 'multipart/form-data'],
+    ['no content type', {}, 'none'],
+  ];
+
+  for (const [name, headers, type] of FOREIGN_TYPES) {
+    test(`API write rejects ${name}`, async () => {
+      for (const [method, path] of [
+        ['POST', 'api/workflow/abandon'],
+        ['POST', 'api/cases/case-http-1/labels'],
+        ['PUT', 'api/hl7/cases/case-http-1/mrn'],
+        ['DELETE', 'api/cases/case-http-1'],
+      ] as const) {
+        const response = await write(path, headers, '{}', method);
+        assert.equal(response.status, 415, `${method} ${path}`);
+        assert.equal(response.json.code, 'unsupported_media_type');
+        assert.equal(response.json.notice?.key, 'notice.request.unsupportedMediaType');
+        assert.deepEqual(response.json.notice?.params, { type });
+      }
+    });
+  }
+
+  test('API write rejects foreign origin', async () => {
+    for (const origin of [
+      'http://evil.example',
+      'null',
+      `http://localhost:${new URL(app.url).port}`,
+    ]) {
+      const response = await write(
+        'api/workflow/abandon',
+        { 'content-type': 'application/json', origin },
+        '{}',
+      );
+      assert.equal(response.status, 403, origin);
+      assert.equal(response.json.code, 'cross_origin');
+      assert.equal(response.json.notice?.key, 'notice.request.crossOrigin');
+      assert.deepEqual(response.json.notice?.params, { origin });
+    }
+  });
+
+  test('API write accepts own origin', async () => {
+    const origin = new URL(app.url).origin;
+    // Past the check, the label API validates the body, which names the missing fields.
+    const response = await write(
+      'api/cases/case-http-1/labels',
+      { 'content-type': 'application/json; charset=utf-8', origin },
+      '{}',
+    );
     assert.equal(response.status, 400);
-    assert.equal(response.headers.get('content-type'), 'application/problem+json');
-    const problem = (await response.json()) as Problem;
-    assert.equal(problem.detail, 'Send the request body as application/json.');
+    assert.equal(response.json.code, 'invalid_request');
+    assert.ok((response.json.errors?.length ?? 0) > 0, 'no field errors');
+    // A write without a body passes with the JSON content type as well.
+    const empty = await write('api/cases/no-such-case/labels', {
+      'content-type': 'application/json',
+      origin,
+    });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json.notice?.key, 'notice.request.badJson');
+  });
+
+  test('status reports low disk', async () => {
+    const read = async () => ((await (await get('api/status')).json()) as StatusResponse).diskLow;
+    assert.equal(await read(), false);
+    appSnapshot = { ...appSnapshot, diskLow: true };
+    try {
+      assert.equal(await read(), true);
+    } finally {
+      appSnapshot = { ...appSnapshot, diskLow: false };
+    }
+  });
+
+  test('API reads are not checked', async () => {
+    const response = await get('api/status', { ...authorized, origin: 'http://evil.example' });
+    assert.equal(response.status, 200);
   });
 
   test('recent cases newest first', async () => {

@@ -16,7 +16,8 @@ import { silentLogger } from '../src/core/log.ts';
 import { Daemon } from '../src/daemon.ts';
 import { createHttpApp, serveStatus, type StatusSnapshot } from '../src/http/index.ts';
 import { MESSAGES } from '../src/http/messages.ts';
-import { notice } from '../src/notices/index.ts';
+import { notice, NOTICES } from '../src/notices/index.ts';
+import { fillTemplate } from '../src/core/notice.ts';
 import { parseManifest } from '../src/inference/manifest.ts';
 import { WorkflowEventBus } from '../src/workflow/events.ts';
 import { launchChromium, readableText, scrollsSideways, smallTargets } from './helpers/browser.ts';
@@ -174,11 +175,15 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       MESSAGES[language]['hl7.mrn.not-configured'],
     );
     assert.ok(!(await readableText(page)).includes('MRN-000123'), 'MRN shown on the page');
+    // "68,5" has a decimal comma.
+    const opened = (await apiGet('api/workflow')) as { case: { covariates: { weightKg: number } } };
+    assert.equal(opened.case.covariates.weightKg, 68.5);
     await onScreen('view tiles');
     await screenshot(page, `${language}-2-tiles`);
 
     for (const [index, view] of VIEWS.entries()) {
       const tile = page.getByTestId(`tile-${view}`);
+      if (index === 0) await assertMarkAndDepth(view, text);
       await page.getByTestId(`record-${view}`).click();
       await page.waitForSelector(`[data-testid="tile-${view}"][data-state="recording"]`);
       await page.waitForFunction(
@@ -244,11 +249,21 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       await page.getByTestId('error-hbBefore').innerText(),
       inLanguage(language, /expected a number/),
     );
+    // Empty fields are marked as required, whatever rule of the API they fail.
+    for (const name of ['enteredBy', 'hbBefore', 'hbAfter']) {
+      const error = await page.getByTestId(`error-${name}`).innerText();
+      assert.ok(error.startsWith(text['field.error.required']), `${name}: ${error}`);
+    }
+    assert.equal(await page.locator('#enteredBy').getAttribute('maxlength'), '100');
+    await assertLabelFieldErrors(text);
+    await onScreen('label field errors');
     await page.locator('#enteredBy').fill('coordinator-1');
     await page.getByTestId('label-hb-unit').selectOption('g/dL');
     await page.getByTestId('label-hbBefore').fill('13.2');
     await page.getByTestId('label-hbAfter').fill('10.1');
     await page.getByTestId('label-withdrawnMl').fill('1100');
+    // "1,500" has a thousands separator.
+    await page.getByTestId('label-urineOutputMl').fill('1,500');
     // Shorter than the default site minimum of 15 min, so each label carries a warning.
     await page.getByTestId('label-equilibrationMinutes').fill('10');
     await page.getByTestId('save-label').click();
@@ -261,6 +276,10 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       inLanguage(language, /equilibration time 10 min is shorter than the site minimum of 15 min/),
     );
     assert.match(warnings, /10 min.*15 min/, `the warning lacks its numbers: ${warnings}`);
+    const stored = (await apiGet(`api/cases/${caseId}`)) as {
+      labels: { inputsCanonical: { urineOutputMl?: number } }[];
+    };
+    assert.equal(stored.labels[0]?.inputsCanonical.urineOutputMl, 1500);
     await onScreen('stored label');
     await screenshot(page, `${language}-7-label`);
 
@@ -275,6 +294,98 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await screenshot(page, `${language}-8-device`);
     await page.getByTestId('device-toggle').click();
     await page.getByTestId('new-case').click();
+  }
+
+  /**
+   * Marks the lumen on the preview of `view` and types a depth, then checks the recording request
+   * that the page sends, answered here by a stub, before the marks are cleared again.
+   */
+  async function assertMarkAndDepth(view: string, text: Record<string, string>): Promise<void> {
+    await page.waitForFunction((name) => {
+      const image = document.querySelector<HTMLImageElement>(`#preview-${name}`);
+      return image !== null && !image.hidden && image.naturalWidth > 0;
+    }, view);
+    const preview = page.getByTestId(`preview-${view}`);
+    const box = (await preview.boundingBox())!;
+    await preview.click({ position: { x: box.width / 2, y: box.height / 2 } });
+    assert.equal(await page.getByTestId(`mark-${view}`).isVisible(), true, 'no mark shown');
+    await page.getByTestId(`depth-${view}`).fill('abc');
+    await page.getByTestId(`record-${view}`).click();
+    const depthError = await page.getByTestId(`error-setup-${view}`).innerText();
+    assert.ok(depthError.startsWith(text['field.error.notNumber']!), depthError);
+
+    let sent: { view?: string; depthCm?: number; seed?: { x: number; y: number } } = {};
+    await page.route('**/api/workflow/recording', async (route) => {
+      sent = route.request().postDataJSON() as typeof sent;
+      const problem = { status: 409, code: 'invalid_transition', detail: 'stub' };
+      await route.fulfill({
+        status: 409,
+        contentType: 'application/problem+json',
+        body: JSON.stringify(problem),
+      });
+    });
+    await page.getByTestId(`depth-${view}`).fill('4,5');
+    await page.getByTestId(`record-${view}`).click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="action-error"]')?.textContent ?? '') !== '',
+    );
+    await page.unroute('**/api/workflow/recording');
+    assert.equal(sent.view, view);
+    assert.equal(sent.depthCm, 4.5);
+    const status = (await apiGet('api/status')) as {
+      capture: { imageArea: { x: number; y: number; width: number; height: number } };
+    };
+    const area = status.capture.imageArea;
+    // The middle of the preview is the middle of the image area, within a pixel or two.
+    assert.ok(Math.abs(sent.seed!.x - (area.x + area.width / 2)) <= 2, JSON.stringify(sent));
+    assert.ok(Math.abs(sent.seed!.y - (area.y + area.height / 2)) <= 2, JSON.stringify(sent));
+
+    await page.getByTestId(`clear-mark-${view}`).click();
+    assert.equal(await page.getByTestId(`mark-${view}`).isVisible(), false, 'mark still shown');
+    await page.getByTestId(`depth-${view}`).fill('');
+  }
+
+  async function apiGet(path: string): Promise<unknown> {
+    const response = await fetch(new URL(path, url), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(response.status, 200, `GET ${path}`);
+    return response.json();
+  }
+
+  /** Waits until the field error of `name` starts with `prefix`, and returns it. */
+  async function fieldError(name: string, prefix: string): Promise<string> {
+    await page.waitForFunction(
+      ([id, start]) =>
+        (document.querySelector(`[data-testid="error-${id}"]`)?.textContent ?? '').startsWith(
+          start,
+        ),
+      [name, prefix] as const,
+    );
+    return page.getByTestId(`error-${name}`).innerText();
+  }
+
+  /**
+   * Checks the label form's errors of a typed value that is no number, which the page rejects
+   * itself, and of a filled value that the API rejects, which is not called required.
+   */
+  async function assertLabelFieldErrors(text: Record<string, string>): Promise<void> {
+    await page.getByTestId('label-withdrawnMl').fill('1,5,0');
+    await page.getByTestId('save-label').click();
+    const notNumber = await fieldError('withdrawnMl', text['field.error.notNumber']!);
+    assert.ok(notNumber.includes(text['field.error.numberForm']!), notNumber);
+    assert.equal(await page.locator('#withdrawnMl').inputValue(), '1,5,0', 'value changed');
+
+    await page.getByTestId('label-withdrawnMl').fill('1100');
+    await page.getByTestId('label-hbBefore').fill('abc');
+    await page.getByTestId('save-label').click();
+    await fieldError('hbBefore', text['field.error.notNumber']!);
+
+    await page.getByTestId('label-hbBefore').fill('13.2');
+    await page.getByTestId('label-hbAfter').fill('-3');
+    await page.getByTestId('save-label').click();
+    const hbAfter = await fieldError('hbAfter', text['field.error.too_small']!);
+    assert.match(hbAfter, /0/, `the error names no limit: ${hbAfter}`);
   }
 
   /** Checks the population flag, the intended use, the notices and the units of the result. */
@@ -336,6 +447,45 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       await fetch(new URL('api/status', url), { headers: { authorization: `Bearer ${TOKEN}` } })
     ).json()) as { latestEstimate: { caseId: string } };
     assert.equal(status.latestEstimate.caseId, 'page-en-1');
+  });
+
+  test('recent case while case open', async () => {
+    await page.getByTestId('case-id').fill('page-en-2');
+    await page.locator('#heightCm').fill('180');
+    await page.locator('#weightKg').fill('80');
+    await page.getByTestId('sex-male').check();
+    await page.getByTestId('open-case').click();
+    await page.getByTestId('tile-ijv').waitFor();
+
+    // The earlier case's label is entered while this case stays open in the daemon.
+    await page.getByTestId('recent-page-en-1').click();
+    await page.getByTestId('save-label').waitFor();
+    assert.equal(await page.getByTestId('new-case').count(), 0, 'next-case button shown');
+    await page.locator('#enteredBy').fill('coordinator-2');
+    await page.getByTestId('label-hb-unit').selectOption('g/dL');
+    await page.getByTestId('label-hbBefore').fill('13.2');
+    await page.getByTestId('label-hbAfter').fill('10.1');
+    await page.getByTestId('label-withdrawnMl').fill('1,100');
+    await page.getByTestId('save-label').click();
+    // The third column is the revision, 2 after this second entry, unless the entry failed.
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="label-single-step"] td:nth-child(3)')?.textContent ===
+          '2' || document.querySelector('[data-testid="label-error"]')?.textContent !== '',
+    );
+    assert.equal(await page.getByTestId('label-error').innerText(), '', 'label not stored');
+    const open = (await apiGet('api/workflow')) as { case: { caseId: string } | null };
+    assert.equal(open.case?.caseId, 'page-en-2');
+    await checkLayout(page, 'closed case beside an open case');
+
+    await page.getByTestId('back-to-open-case').click();
+    await page.getByTestId('tile-ijv').waitFor();
+
+    // The page's bodyless POST carries the JSON content type, so the abandon goes through.
+    await page.getByTestId('abandon-case').click();
+    await page.getByTestId('abandon-case').click();
+    await page.getByTestId('case-id').waitFor();
+    assert.equal(((await apiGet('api/workflow')) as { case: unknown }).case, null);
   });
 
   test('whole case in Chinese', async () => {
@@ -473,6 +623,12 @@ describe('page event stream', { timeout: 60_000 }, () => {
       );
       assert.equal(await chip.innerText(), stale);
       assert.equal(await chip.getAttribute('data-stale'), 'true');
+      // Lost for more than a few seconds, the old state is no longer shown.
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="capture-chip"]')?.textContent === text,
+        MESSAGES.en['capture.staleUnknown'],
+        { timeout: 15_000 },
+      );
       captureState = 'frozen';
       running = await start(port);
       await page.waitForFunction(
@@ -494,6 +650,164 @@ describe('page event stream', { timeout: 60_000 }, () => {
       await page.close();
       running.close();
       await running.server.close();
+    }
+  });
+
+  test('device and delivery in Chinese', async () => {
+    const zh = MESSAGES['zh-CN'];
+    const snapshot = (): StatusSnapshot => ({
+      latestScan: null,
+      outbox: { depth: 0, oldestAgeS: null },
+      mqttConnected: true,
+      startedAt: '2025-03-14T08:00:00.000Z',
+      capture: {
+        state: 'frozen',
+        fps: 30,
+        reasonNotice: notice('notice.capture.frozen', { seconds: 4 }),
+      },
+      executionProviders: { ijv: 'cpu', scv: 'cpu', ivc: 'cpu', ca: 'cpu', fusion: 'cpu' },
+      diskFreeBytes: 2e8,
+      diskLow: true,
+    });
+    const estimate = {
+      bvMl: 4850,
+      bvMlPerKg: 69.3,
+      lowerMl: 4210,
+      upperMl: 5490,
+      nadlerMl: 4927,
+      modelName: 'bv-reference',
+      modelVersion: '0.1.0',
+      intendedUse: 'research',
+      notice: 'Research model.',
+      noticeTranslations: { 'zh-CN': '研究用模型（随估计值保存的译文）。' },
+      executionProvider: 'cpu',
+      population: { inPopulation: true, reasons: [] },
+    };
+    let hl7: Record<string, unknown> = {
+      state: 'rejected',
+      ackCode: 'AE',
+      error: 'rejected with AE: Patient [MRN] not found in the ADT system of the hospital',
+    };
+    let openCase: Record<string, unknown> | null = null;
+    const cases = new Hono()
+      .get('/', (c) =>
+        c.json({
+          cases: [
+            {
+              caseId: 'page-hl7-1',
+              createdAt: '2025-03-14T09:00:00.000Z',
+              bvMl: 4850,
+              inPopulation: true,
+              labelCount: 0,
+            },
+          ],
+        }),
+      )
+      .get('/page-hl7-1', (c) =>
+        c.json({
+          record: { caseId: 'page-hl7-1', estimate, views: [] },
+          labels: [],
+          delivery: { central: 'sent', hl7 },
+        }),
+      );
+    const http = createHttpApp({
+      language: 'zh-CN',
+      hbUnit: 'g/dL',
+      logger: silentLogger(),
+      readStatus: snapshot,
+      readiness: () => ({ storeOpen: true, modelsLoaded: true, captureState: 'frozen' }),
+      events: new WorkflowEventBus(silentLogger()),
+      routes: {
+        '/api/workflow': new Hono().get('/', (c) => c.json({ case: openCase })),
+        '/api/cases': cases,
+      },
+    });
+    const server = await serveStatus(http.app, { host: '127.0.0.1', port: 0 });
+    const page = await browser.newPage({ viewport: { width: 1024, height: 600 } });
+    try {
+      await page.goto(server.url);
+      await page.getByTestId('device-toggle').click();
+      await page.getByTestId('device-providers').waitFor();
+      const providers = await page.getByTestId('device-providers').innerText();
+      for (const name of ['view.ijv.short', 'view.ca.short', 'device.modelName.fusion'] as const) {
+        assert.ok(providers.includes(zh[name]), `providers lack ${zh[name]}: ${providers}`);
+      }
+      assert.doesNotMatch(providers, /ijv|fusion/, 'model ids shown');
+      assert.equal(
+        await page.getByTestId('device-capture-reason').innerText(),
+        NOTICES['zh-CN']['notice.capture.frozen'].replace('{seconds}', '4'),
+      );
+      assert.equal(await page.getByTestId('device-disk-low').innerText(), zh['device.diskLow']);
+      await assertChinese(page, 'device panel with capture reason and low disk');
+      await checkLayout(page, 'device panel with capture reason and low disk');
+      await page.getByTestId('device-toggle').click();
+
+      await page.getByTestId('recent-page-hl7-1').click();
+      const delivery = page.getByTestId('delivery-hl7');
+      await delivery.waitFor();
+      assert.equal(
+        await delivery.innerText(),
+        zh['hl7.case.rejected']
+          .replace('{code}', 'AE')
+          .replace('{error}', 'Patient [MRN] not found in the ADT system of the hospital'),
+      );
+      // The label of the row keeps its width beside a long value.
+      const label = page.locator('.row', { has: delivery }).locator('dt');
+      // One client rectangle per line of the label's text.
+      const labelLines = await label.evaluate((element) => {
+        const range = document.createRange();
+        range.selectNodeContents(element);
+        return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+      });
+      assert.equal(labelLines, 1, 'the row label wraps');
+      assert.equal(
+        await page.getByTestId('manifest-notice').innerText(),
+        estimate.noticeTranslations['zh-CN'],
+      );
+
+      hl7 = { state: 'retrying', error: 'mllp://127.0.0.1:47313 refused the connection' };
+      await page.reload();
+      await page.getByTestId('recent-page-hl7-1').click();
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="delivery-hl7"]')?.textContent === text,
+        zh['hl7.case.retrying'],
+      );
+      await assertChinese(page, 'closed case with HL7 retrying');
+
+      // A failed recording shows the issue's notice with its figures.
+      const tooShort = notice('notice.workflow.quality.tooShort', {
+        view: 'ijv',
+        durationS: 1,
+        minDurationS: 3.2,
+      });
+      openCase = {
+        caseId: 'page-tile-1',
+        step: 'review',
+        activeView: 'ijv',
+        covariates: { heightCm: 172, weightKg: 68.5, sex: 'female' },
+        requiredViews: ['ijv', 'scv'],
+        missingViews: ['ijv', 'scv'],
+        accepted: {},
+        pendingAttempt: {
+          quality: {
+            passed: false,
+            issues: [{ code: 'too_short', message: tooShort.text, notice: tooShort }],
+          },
+        },
+        estimate: null,
+        notice: null,
+      };
+      await page.reload();
+      await page.waitForSelector('[data-testid="tile-ijv"][data-state="failed"]');
+      const lookup = (key: string) => (NOTICES['zh-CN'] as Record<string, string>)[key];
+      // The first message is the frozen capture of this status.
+      const messages = (await page.getByTestId('messages-ijv').innerText()).split('\n');
+      assert.equal(messages.at(-1), fillTemplate(lookup(tooShort.key)!, tooShort.params, lookup));
+      await assertChinese(page, 'failed recording');
+    } finally {
+      await page.close();
+      http.close();
+      await server.close();
     }
   });
 });

@@ -31,6 +31,10 @@ const REAL_VIEWS = [
   'ca=2.5',
 ];
 const PATIENT = ['--height-cm', '172', '--weight-kg', '70', '--sex', 'male', '--age', '54'];
+const REFERENCE_MANIFEST = JSON.parse(
+  readFileSync(new URL('../models/reference/manifest.json', import.meta.url), 'utf8'),
+) as { noticeTranslations: Record<string, string> };
+
 /** An unused loopback port, so that publishing fails fast and the estimate stays queued. */
 const NO_BROKER = ['--broker', 'mqtt://127.0.0.1:9'];
 
@@ -90,6 +94,8 @@ function assertEstimate(record: ScanRecord): void {
   assert.ok(Math.abs(e.nadlerMl - 4724) < 2, `nadlerMl ${e.nadlerMl}`);
   assert.equal(e.intendedUse, 'reference');
   assert.match(e.notice, /not for clinical use/i);
+  // The estimate keeps the notice's translations of the bundle that made it.
+  assert.deepEqual(e.noticeTranslations, REFERENCE_MANIFEST.noticeTranslations);
   assert.equal(e.executionProvider, 'cpu');
 }
 

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import Database from 'better-sqlite3';
+
 import { BvEdgeError } from '../src/core/errors.ts';
 import { silentLogger } from '../src/core/log.ts';
 import { notice } from '../src/notices/index.ts';
@@ -192,6 +194,41 @@ describe('openDatabase', () => {
     }
   });
 
+  test('migration adds translations to an existing database', () => {
+    const first = openTempStore('before-0008');
+    saveScan(first, sampleRecord('case-old'), []);
+    const path = first.path;
+    first.close();
+    // Turns the file back into a database of the release before 0008_notice_translations.
+    const raw = new Database(path);
+    raw.exec('ALTER TABLE estimates DROP COLUMN notice_translations');
+    raw.exec(
+      'DELETE FROM __drizzle_migrations WHERE created_at = ' +
+        '(SELECT max(created_at) FROM __drizzle_migrations)',
+    );
+    raw.close();
+
+    const second = openTempStore('before-0008');
+    try {
+      const columns = second.sqlite
+        .prepare('select name from pragma_table_info(?)')
+        .all('estimates')
+        .map((row) => (row as { name: string }).name);
+      assert.ok(columns.includes('notice_translations'), `columns: ${columns.join(', ')}`);
+      const old = getCase(second, 'case-old');
+      assert.ok(old, 'the case stored before the migration is gone');
+      assert.ok(!('noticeTranslations' in old.estimate), 'the old estimate gained translations');
+      const record = sampleRecord('case-new');
+      record.estimate.noticeTranslations = { 'zh-CN': '参考模型。' };
+      saveScan(second, record, []);
+      assert.deepEqual(getCase(second, 'case-new')?.estimate.noticeTranslations, {
+        'zh-CN': '参考模型。',
+      });
+    } finally {
+      second.close();
+    }
+  });
+
   test('close is idempotent', () => {
     const store = openTempStore('close-twice');
     store.close();
@@ -358,6 +395,38 @@ describe('saveScan', () => {
       }
       assert.equal(countCases(store), 0);
       assert.equal(tableCount(store, 'outbox'), 0);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('round trip keeps notice translations', () => {
+    const store = openTempStore('translations');
+    try {
+      const record = sampleRecord('case-translated');
+      record.estimate.noticeTranslations = { 'zh-CN': '参考模型，不得用于临床。' };
+      saveScan(store, record, []);
+      const stored = getCase(store, 'case-translated');
+      assert.deepEqual(stored, expectedStored(record));
+      assert.deepEqual(stored?.estimate.noticeTranslations, {
+        'zh-CN': '参考模型，不得用于临床。',
+      });
+    } finally {
+      store.close();
+    }
+  });
+
+  test('estimate without translations reads without them', () => {
+    const store = openTempStore('no-translations');
+    try {
+      saveScan(store, sampleRecord('case-plain'), []);
+      const raw = store.sqlite.prepare('select notice_translations from estimates').get() as {
+        notice_translations: string | null;
+      };
+      assert.equal(raw.notice_translations, null);
+      const stored = getCase(store, 'case-plain');
+      assert.ok(stored, 'case-plain not found');
+      assert.ok(!('noticeTranslations' in stored.estimate), 'a null column read as translations');
     } finally {
       store.close();
     }

@@ -749,6 +749,7 @@ interface ApiBody {
   case?: CaseSnapshot | null;
   record?: ScanRecord;
   /** RFC 9457 problem details of a rejected request. */
+  code?: string;
   detail?: string;
   errors?: { field: string; code: string; detail: string; notice?: Notice }[];
   notice?: Notice;
@@ -790,7 +791,8 @@ test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {
         method,
         headers: {
           authorization: 'Bearer test-token',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // The API takes writes only as JSON, even without a body, so other sites cannot post.
+          'content-type': 'application/json',
           ...headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -808,7 +810,8 @@ test('daemon serves workflow API', { skip: mosquittoSkipReason }, async () => {
       },
       body: 'caseId=x',
     });
-    assert.equal(form.status, 400);
+    assert.equal(form.status, 415);
+    assert.equal(((await form.json()) as ApiBody).code, 'unsupported_media_type');
     const unknownKey = await call('POST', '/case', { caseId: 'api-1', name: 'Jane Doe' });
     assert.equal(unknownKey.status, 400);
     const nameError = unknownKey.body.errors?.find((error) => error.field === 'name');

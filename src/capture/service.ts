@@ -4,12 +4,13 @@ import type { CaptureState, FrameSource, TimedFrame } from '../core/frames.ts';
 import { BvEdgeError } from '../core/errors.ts';
 import type { GrayFrame, Rect, ViewName } from '../core/image.ts';
 import { subsystemLogger, type Logger } from '../core/log.ts';
+import type { Notice } from '../core/notice.ts';
 import { notice } from '../notices/index.ts';
-import { ensurePhantomClips } from '../phantom/index.ts';
 import { AutoImageArea } from './area-tracker.ts';
 import { monotonicSeconds } from './clock.ts';
 import { FpsMeter } from './fps-meter.ts';
 import { FrameRing } from './frame-ring.ts';
+import { preparePhantomClips } from './phantom-clips.ts';
 import { chooseImageArea } from './image-area.ts';
 import { buildWorkerPlan, type ResolvedSource } from './pipeline.ts';
 import { SignalMonitor, type SignalCondition } from './signal-monitor.ts';
@@ -36,8 +37,10 @@ export interface CaptureServiceOptions {
 /** A snapshot of the capture service for the status page, logs and tests. */
 export interface CaptureStatus {
   state: CaptureState;
-  /** Reason for a state other than live, in words; null when live. */
+  /** Reason for a state other than live, in English; null when live. */
   reason: string | null;
+  /** The same reason as a notice, for the page to show in its language; null when live. */
+  reasonNotice: Notice | null;
   /** Measured frame rate, frames per second. */
   fps: number;
   frameSize: { width: number; height: number } | null;
@@ -66,7 +69,7 @@ export interface CaptureStatus {
 export class CaptureService implements FrameSource {
   private supervisor: CaptureSupervisor | null = null;
   private currentState: CaptureState = 'stopped';
-  private currentReason: string | null = 'not started';
+  private currentReason: Notice | null = notice('notice.capture.notStarted');
   private readonly frameListeners = new Set<(frame: TimedFrame) => void>();
   private readonly stateListeners = new Set<(state: CaptureState) => void>();
   private readonly ring: FrameRing;
@@ -91,6 +94,8 @@ export class CaptureService implements FrameSource {
   private followedView: ViewName = 'ijv';
   private starting = false;
   private listenerFailures = 0;
+  /** Message of the last failure to prepare the phantom clips, logged once until they work. */
+  private loggedClipFailure: string | null = null;
   /** The file capture reads, for failure reasons; set by start(). */
   private failedSource: FailedSource = { file: null, phantom: false };
 
@@ -106,7 +111,8 @@ export class CaptureService implements FrameSource {
 
   /**
    * Starts the capture process. Resolves once it is forked, before the first frame; the state is
-   * `starting` until frames arrive. Rejects when the phantom source cannot generate its clips.
+   * `starting` until frames arrive. Rejects with `source_not_live`, and sets the state to error
+   * with the reason, when the phantom source cannot read or generate its clips.
    */
   async start(): Promise<void> {
     if (this.supervisor || this.starting) return;
@@ -114,6 +120,9 @@ export class CaptureService implements FrameSource {
     let source: ResolvedSource;
     try {
       source = await this.resolveSource();
+    } catch (error) {
+      this.onClipFailure(error);
+      throw error;
     } finally {
       this.starting = false;
     }
@@ -136,7 +145,7 @@ export class CaptureService implements FrameSource {
       onFrame: (frame) => this.onFrame(frame),
       onEvent: (event) => this.onSupervisorEvent(event),
     });
-    this.setState('starting', 'waiting for the first frame');
+    this.setState('starting', notice('notice.capture.waitingForFrame'));
     this.logger.info(
       { source: describeSource(capture.source), pipeline: plan.launch },
       'capture starting',
@@ -149,7 +158,8 @@ export class CaptureService implements FrameSource {
   /**
    * With the phantom source in follow mode, switches to the clip of `view` by restarting capture
    * on it, and resolves once it is live. Any other source already shows the view the operator
-   * scans, so this returns at once. Throws `source_not_live` when the clip does not play in time.
+   * scans, so this returns at once. Throws `source_not_live` when the clip cannot be read or
+   * generated, or does not play in time.
    */
   async prepareView(view: ViewName): Promise<void> {
     const source = this.options.capture.source;
@@ -158,9 +168,9 @@ export class CaptureService implements FrameSource {
     this.followedView = view;
     this.logger.info({ view }, 'phantom source switching to the clip of the view');
     await this.stop();
-    const live = this.waitForState('live', CLIP_SWITCH_TIMEOUT_MS);
     await this.start();
-    if (await live) return;
+    // Frames arrive in I/O callbacks, so the state cannot have become live before this line.
+    if (await this.waitForState('live', CLIP_SWITCH_TIMEOUT_MS)) return;
     const params = { view, seconds: CLIP_SWITCH_TIMEOUT_MS / 1000, state: this.currentState };
     throw new BvEdgeError('source_not_live', notice('notice.capture.clipSwitchTimeout', params), {
       value: this.currentState,
@@ -192,15 +202,20 @@ export class CaptureService implements FrameSource {
     await this.autoArea.stop();
     this.ring.clear();
     this.meter.reset();
-    this.setState('stopped', 'stopped');
+    this.setState('stopped', notice('notice.capture.stopped'));
   }
 
   get state(): CaptureState {
     return this.currentState;
   }
 
-  /** Reason for a state other than live, in words; null when live. */
+  /** Reason for a state other than live, in English; null when live. */
   get reason(): string | null {
+    return this.currentReason?.text ?? null;
+  }
+
+  /** Reason for a state other than live, as a notice; null when live. */
+  get reasonNotice(): Notice | null {
     return this.currentReason;
   }
 
@@ -248,7 +263,8 @@ export class CaptureService implements FrameSource {
       areaSource = this.options.capture.imageArea !== null ? 'config' : 'automatic';
     return {
       state: this.currentState,
-      reason: this.currentReason,
+      reason: this.reason,
+      reasonNotice: this.currentReason,
       fps: this.fps,
       frameSize: this.frameSize,
       framesReceived: this.framesReceived,
@@ -286,9 +302,8 @@ export class CaptureService implements FrameSource {
   private async resolveSource(): Promise<ResolvedSource> {
     const source = this.options.capture.source;
     if (source.kind !== 'phantom') return source;
-    const clips = await ensurePhantomClips(join(this.options.dataDir, 'phantom'), {
-      logger: this.logger,
-    });
+    const clips = await preparePhantomClips(join(this.options.dataDir, 'phantom'), this.logger);
+    this.loggedClipFailure = null;
     return {
       kind: 'file',
       path: clips[this.phantomView() ?? this.followedView].path,
@@ -340,6 +355,21 @@ export class CaptureService implements FrameSource {
     }
   }
 
+  /** Shows why the phantom clips failed in the state, and logs a new failure once. */
+  private onClipFailure(error: unknown): void {
+    const reason = error instanceof BvEdgeError ? error.notice : undefined;
+    if (reason === undefined) return;
+    this.setState('error', reason);
+    // setState ignores a second error, but this failure may name another clip.
+    this.currentReason = reason;
+    if (this.loggedClipFailure === reason.text) return;
+    this.loggedClipFailure = reason.text;
+    this.logger.error(
+      { path: (error as BvEdgeError).value, err: (error as BvEdgeError).cause },
+      'phantom clip cannot be used; remove it and bv-edge generates it again',
+    );
+  }
+
   /** Carries the counters of the previous capture process over to the new one. */
   private onNewProcess(pid: number): void {
     this.droppedEarlier += droppedBy(this.workerStats);
@@ -356,7 +386,7 @@ export class CaptureService implements FrameSource {
     );
     // A stall is a lost signal, which the no-signal check reports; the restart is routine.
     if (event.stalled) return;
-    this.setState('error', explainCaptureFailure(event.code, event.reason, this.failedSource));
+    this.setState('error', explainCaptureFailure(event, this.failedSource));
   }
 
   /**
@@ -371,18 +401,18 @@ export class CaptureService implements FrameSource {
     const since = Math.max(this.lastFrameS ?? -Infinity, this.playingS);
     if (monotonicSeconds() - since < seconds) return;
     const reason = this.sourceEnded
-      ? 'the video file ended and capture.source.loop is false'
-      : `no frame for ${seconds} s`;
+      ? notice('notice.capture.fileEnded')
+      : notice('notice.capture.noFrame', { seconds });
     this.setState('no-signal', reason);
   }
 
   /** Changes the state, logs the change once and calls the listeners; the same state again is no change. */
-  private setState(state: CaptureState, reason: string | null): void {
+  private setState(state: CaptureState, reason: Notice | null): void {
     if (state === this.currentState) return;
     const previous = this.currentState;
     this.currentState = state;
     this.currentReason = state === 'live' ? null : reason;
-    const fields = { state, previous, reason: this.currentReason };
+    const fields = { state, previous, reason: this.reason };
     const degraded =
       state === 'error' || state === 'no-signal' || state === 'frozen' || state === 'blank';
     if (degraded) this.logger.warn(fields, `capture state ${state}`);
@@ -412,9 +442,9 @@ function droppedBy(stats: WorkerStats | null): number {
   return stats === null ? 0 : stats.dropped + stats.sinkDropped;
 }
 
-function describeCondition(condition: SignalCondition, frozenSeconds: number): string | null {
-  if (condition === 'frozen') return `the image has not changed for ${frozenSeconds} s`;
-  if (condition === 'blank') return 'the frames are uniform, with no ultrasound image';
+function describeCondition(condition: SignalCondition, frozenSeconds: number): Notice | null {
+  if (condition === 'frozen') return notice('notice.capture.frozen', { seconds: frozenSeconds });
+  if (condition === 'blank') return notice('notice.capture.blank');
   return null;
 }
 

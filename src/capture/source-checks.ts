@@ -1,4 +1,6 @@
 import { statSync } from 'node:fs';
+import type { Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import type { WorkerPlan } from './worker-protocol.ts';
 
 /** The identity of one version of a file: a replaced file has a new inode or a new mtime. */
@@ -31,24 +33,28 @@ export function sameFile(a: FileIdentity | null, b: FileIdentity | null): boolea
   );
 }
 
+/** A failure of capture: a code for logs and tests, and the reason for the person. */
+export interface CaptureFailure {
+  code: string;
+  notice: Notice;
+}
+
 /**
  * Checks the device node or file of a plan before GStreamer opens it, because GStreamer's
  * messages for a missing one ("Cannot identify device", "Resource not found") do not name the
  * config key to fix. Returns the problem, or null when the source is there.
  */
-export function checkSource(plan: WorkerPlan): { code: string; message: string } | null {
+export function checkSource(plan: WorkerPlan): CaptureFailure | null {
   if (plan.device !== null && !isCharacterDevice(plan.device)) {
     return {
       code: 'capture_device_not_found',
-      message:
-        `Video device ${plan.device} not found. Check that the capture card is connected and ` +
-        'that capture.source.device names it (ls /dev/video*).',
+      notice: notice('notice.capture.deviceNotFound', { device: plan.device }),
     };
   }
   if (plan.file !== null && fileIdentity(plan.file) === null) {
     return {
       code: 'capture_file_not_found',
-      message: `Video file ${plan.file} not found. Check capture.source.path.`,
+      notice: notice('notice.capture.fileNotFound', { path: plan.file }),
     };
   }
   return null;
@@ -73,20 +79,15 @@ export interface FailedSource {
 /**
  * Adds the video file and the fix to a GStreamer error about a file source, because GStreamer
  * names only its element (e.g. "This file contains no playable streams (element qtdemux0)").
- * Failures of other sources, and messages that already name a config key, are returned unchanged.
+ * Failures of other sources, and reasons that already name a config key, are returned unchanged.
  */
-export function explainCaptureFailure(code: string, reason: string, source: FailedSource): string {
-  const text = reason.replace(/\.$/, '');
-  if (source.file === null || code === 'capture_file_not_found') return text;
-  if (code !== 'pipeline_error' && code !== 'capture_process_exited') return text;
-  if (source.phantom) {
-    return (
-      `${text}, reading the phantom clip ${source.file}. The clip is damaged; restart bv-edge ` +
-      'and it checks the clips and generates damaged ones again'
-    );
-  }
-  return (
-    `${text}, reading ${source.file}. Check that capture.source.path names a complete, playable ` +
-    'video file'
+export function explainCaptureFailure(failure: CaptureFailure, source: FailedSource): Notice {
+  const { code } = failure;
+  if (source.file === null || code === 'capture_file_not_found') return failure.notice;
+  if (code !== 'pipeline_error' && code !== 'capture_process_exited') return failure.notice;
+  const params = { detail: failure.notice.text.replace(/\.$/, ''), path: source.file };
+  return notice(
+    source.phantom ? 'notice.capture.phantomClipDamaged' : 'notice.capture.fileUnplayable',
+    params,
   );
 }

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import type { TimedFrame } from '../core/frames.ts';
 import type { Logger } from '../core/log.ts';
+import type { Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import { Backoff } from './backoff.ts';
 import { monotonicSeconds } from './clock.ts';
 import { FrameReader } from './wire.ts';
@@ -34,8 +36,18 @@ export type SupervisorEvent =
   | { type: 'caps'; width: number; height: number; framerate: string | null }
   | { type: 'loop'; count: number }
   | { type: 'stats'; stats: WorkerStats }
-  /** The process failed; a new one starts in `retryInMs`. `stalled` means frames stopped. */
-  | { type: 'failed'; code: string; reason: string; retryInMs: number; stalled: boolean }
+  /**
+   * The process failed; a new one starts in `retryInMs`. `reason` is the English text of
+   * `notice`. `stalled` means frames stopped.
+   */
+  | {
+      type: 'failed';
+      code: string;
+      reason: string;
+      notice: Notice;
+      retryInMs: number;
+      stalled: boolean;
+    }
   /** A source that does not loop reached its end; no new process starts. */
   | { type: 'ended' };
 
@@ -53,7 +65,7 @@ export interface SupervisorOptions {
 
 interface Failure {
   code: string;
-  message: string;
+  notice: Notice;
   stalled: boolean;
 }
 
@@ -125,7 +137,12 @@ export class CaptureSupervisor {
     this.startCount++;
     this.closed = new Promise((resolve) => child.once('close', () => resolve()));
     child.once('close', (code, signal) => this.onClose(code, signal));
-    child.on('error', (error) => this.recordFailure('capture_process_failed', error.message));
+    child.on('error', (error) =>
+      this.recordFailure(
+        'capture_process_failed',
+        notice('notice.capture.processFailed', { detail: error.message }),
+      ),
+    );
     child.on('message', (message) => this.onMessage(message as WorkerMessage));
     this.readFrames(child.stdio[3] as Readable);
     this.readLog(child.stdout!, 'debug');
@@ -154,7 +171,11 @@ export class CaptureSupervisor {
       try {
         frames = reader.push(chunk);
       } catch (error) {
-        this.recordFailure('capture_stream_corrupt', (error as Error).message);
+        const detail = (error as Error).message;
+        this.recordFailure(
+          'capture_stream_corrupt',
+          notice('notice.capture.processFailed', { detail }),
+        );
         this.child?.kill('SIGKILL');
         stream.destroy();
         return;
@@ -197,15 +218,15 @@ export class CaptureSupervisor {
         return;
       case 'error':
         this.options.onEvent({ type: 'stats', stats: message.stats });
-        return this.recordFailure(message.code, message.message);
+        return this.recordFailure(message.code, message.notice);
       case 'end-of-stream':
         this.ended = true;
         return this.options.onEvent({ type: 'stats', stats: message.stats });
     }
   }
 
-  private recordFailure(code: string, message: string, stalled = false): void {
-    this.failure ??= { code, message, stalled };
+  private recordFailure(code: string, reason: Notice, stalled = false): void {
+    this.failure ??= { code, notice: reason, stalled };
   }
 
   private checkWatchdog(): void {
@@ -216,7 +237,7 @@ export class CaptureSupervisor {
       if (now - this.spawnedS > START_TIMEOUT_S) {
         this.recordFailure(
           'capture_start_timeout',
-          `The capture process did not start its pipeline within ${START_TIMEOUT_S} s`,
+          notice('notice.capture.startTimeout', { seconds: START_TIMEOUT_S }),
         );
         child.kill('SIGKILL');
       }
@@ -224,17 +245,14 @@ export class CaptureSupervisor {
     }
     if ((now - this.lastHeartbeatS) * 1000 > this.options.watchdogMs) {
       const seconds = this.options.watchdogMs / 1000;
-      this.recordFailure(
-        'capture_process_hung',
-        `The capture process sent no heartbeat for ${seconds} s and was killed`,
-      );
+      this.recordFailure('capture_process_hung', notice('notice.capture.processHung', { seconds }));
       child.kill('SIGKILL');
       return;
     }
     const lastFrame = this.lastFrameS ?? this.playingS;
     if ((now - lastFrame) * 1000 > this.options.stallMs) {
       const seconds = this.options.stallMs / 1000;
-      this.recordFailure('capture_stalled', `No frame for ${seconds} s`, true);
+      this.recordFailure('capture_stalled', notice('notice.capture.stalled', { seconds }), true);
       child.kill('SIGKILL');
     }
   }
@@ -258,7 +276,8 @@ export class CaptureSupervisor {
     this.options.onEvent({
       type: 'failed',
       code: failure.code,
-      reason: failure.message,
+      reason: failure.notice.text,
+      notice: failure.notice,
       retryInMs,
       stalled: failure.stalled,
     });
@@ -266,13 +285,19 @@ export class CaptureSupervisor {
   }
 
   private exitFailure(code: number | null, signal: NodeJS.Signals | null): Failure {
-    const ending = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    const output = this.stderrTail.length > 0 ? `: ${this.stderrTail.join(' | ')}` : '';
-    return {
-      code: 'capture_process_exited',
-      message: `The capture process ${ending}${output}`,
-      stalled: false,
-    };
+    const output = this.stderrTail.join(' | ');
+    let reason: Notice;
+    if (signal !== null) {
+      reason = output
+        ? notice('notice.capture.processKilledOutput', { signal, detail: output })
+        : notice('notice.capture.processKilled', { signal });
+    } else {
+      const exit = String(code);
+      reason = output
+        ? notice('notice.capture.processExitedOutput', { code: exit, detail: output })
+        : notice('notice.capture.processExited', { code: exit });
+    }
+    return { code: 'capture_process_exited', notice: reason, stalled: false };
   }
 
   private clearTimers(): void {

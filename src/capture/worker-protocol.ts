@@ -1,3 +1,5 @@
+import type { Notice } from '../core/notice.ts';
+
 /** The pipeline and settings of one capture process, passed as its one argument in JSON. */
 export interface WorkerPlan {
   /** gst-launch description that ends in `appsink name=sink`. */
@@ -42,7 +44,8 @@ export type WorkerMessage =
   | { type: 'heartbeat'; stats: WorkerStats }
   | { type: 'loop'; count: number }
   | { type: 'warning'; message: string }
-  | { type: 'error'; code: string; message: string; stats: WorkerStats }
+  /** A failure of the pipeline, with its reason as a notice for the page. */
+  | { type: 'error'; code: string; notice: Notice; stats: WorkerStats }
   | { type: 'end-of-stream'; stats: WorkerStats };
 
 /** Exit code of a capture process that built its pipeline limit and wants to be replaced. */

@@ -4,6 +4,8 @@
  * through CaptureSupervisor, so that a native hang or crash ends this process only.
  */
 import { Socket } from 'node:net';
+import type { Notice } from '../core/notice.ts';
+import { notice } from '../notices/index.ts';
 import { monotonicSeconds } from './clock.ts';
 import { FrameQueue, type QueuedFrame } from './frame-queue.ts';
 import { checkSource, fileIdentity, sameFile, type FileIdentity } from './source-checks.ts';
@@ -72,8 +74,8 @@ function finish(code: number, message?: WorkerMessage): void {
   else exit();
 }
 
-function fail(code: string, message: string): void {
-  finish(1, { type: 'error', code, message, stats: currentStats() });
+function fail(code: string, reason: Notice): void {
+  finish(1, { type: 'error', code, notice: reason, stats: currentStats() });
 }
 
 function startPipeline(): void {
@@ -85,13 +87,15 @@ function startPipeline(): void {
       onFrame: receiveFrame,
       onCaps: (width, height, framerate) => send({ type: 'caps', width, height, framerate }),
       onEnd: endOfStream,
-      onError: (message) => fail('pipeline_error', message),
+      onError: (message) =>
+        fail('pipeline_error', notice('notice.capture.pipelineError', { detail: message })),
       onWarning: (message) => send({ type: 'warning', message }),
     });
   } catch (cause) {
+    const detail = (cause as Error).message;
     return fail(
       'pipeline_invalid',
-      `Invalid pipeline "${plan.launch}": ${(cause as Error).message}`,
+      notice('notice.capture.pipelineInvalid', { launch: plan.launch, detail }),
     );
   }
   runner.play();
@@ -145,15 +149,14 @@ function flush(): void {
 function endOfStream(): void {
   if (finishing) return;
   if (plan.file === null) {
-    return fail('capture_stream_ended', 'The source ended its stream (end of stream)');
+    return fail('capture_stream_ended', notice('notice.capture.streamEnded'));
   }
   if (!plan.loop) return finish(0, { type: 'end-of-stream', stats: currentStats() });
   const current = fileIdentity(plan.file);
   if (current === null) {
     return fail(
       'capture_file_not_found',
-      `Video file ${plan.file} not found; it was removed while it played. Put it back or ` +
-        'change capture.source.path.',
+      notice('notice.capture.fileRemoved', { path: plan.file }),
     );
   }
   loops++;
@@ -179,12 +182,17 @@ function maxRssGrowthBytes(): number {
 
 function main(): void {
   const problem = checkSource(plan);
-  if (problem) return fail(problem.code, problem.message);
+  if (problem) return fail(problem.code, problem.notice);
   if (plan.file !== null) identity = fileIdentity(plan.file);
   setInterval(() => send({ type: 'heartbeat', stats: currentStats() }), plan.heartbeatMs);
   process.on('SIGTERM', () => finish(0));
   process.on('disconnect', () => finish(0));
-  process.on('uncaughtException', (error) => fail('capture_process_failed', error.message));
+  process.on('uncaughtException', (error) =>
+    fail(
+      'capture_process_failed',
+      notice('notice.capture.processFailed', { detail: error.message }),
+    ),
+  );
   frameOut.on('error', () => finish(0));
   startPipeline();
 }

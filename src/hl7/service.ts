@@ -252,15 +252,18 @@ export class Hl7Service {
     this.logger.info({ ...ids, attempts: row.attempts + 1 }, 'HL7 message delivered');
   }
 
-  /** Stores an AE or AR: the message is not sent again. */
+  /**
+   * Stores an AE or AR, and the message is not sent again. The stored error is the receiver's
+   * own text (MSA-3 and ERR) without the ack code, which has its own column, so that the page
+   * can quote it.
+   */
   private reject(row: Hl7OutboxRow, ack: Acknowledgement, mrn: string | null): void {
-    const text = redact(ack.text || 'no error text', mrn);
-    const error = ack.code ? `rejected with ${ack.code}: ${text}` : text;
+    const error = redact(ack.text || 'no error text', mrn);
     this.settle(row, { status: 'rejected', ackCode: ack.code, error });
     this.lastError = summary(row, error, ack.code || null, this.now());
     this.logger.error(
-      { caseId: row.caseId, controlId: row.controlId, ackCode: ack.code, error: text },
-      'AIS rejected the HL7 message; it is not sent again',
+      { caseId: row.caseId, controlId: row.controlId, ackCode: ack.code, error },
+      `AIS rejected the HL7 message with ${ack.code}; it is not sent again`,
     );
   }
 

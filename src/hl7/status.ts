@@ -63,7 +63,9 @@ export function readHl7Status(
   const last = lastAcknowledgedHl7(executor);
   if (!last) return { ...base, state: 'idle', detail: 'No estimate has been pushed yet.' };
   if (last.status === 'rejected') {
-    const detail = `The receiver rejected message ${last.controlId} (${last.lastError ?? ''}); it is not sent again.`;
+    const detail =
+      `The receiver rejected message ${last.controlId} with ${last.ackCode ?? 'no code'} ` +
+      `(${last.lastError ?? ''}); it is not sent again.`;
     return { ...base, state: 'rejected', detail };
   }
   return {

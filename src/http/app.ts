@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 
 import type { Secret } from '../config/index.ts';
 import type { CaptureState, FrameSource } from '../core/frames.ts';
@@ -110,6 +110,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.get('/favicon.svg', (c) => asset(c, FAVICON_SVG, 'image/svg+xml'));
   app.get('/', (c) => pageResponse(c, options, check));
   app.post('/login', (c) => loginResponse(c, options, check));
+  app.use('/api/*', rejectForeignWrites(logger));
   if (check) {
     app.use('/api/*', requireToken(check));
     app.use('/metrics', requireToken(check));
@@ -139,6 +140,51 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       preview?.close();
     },
   };
+}
+
+/** HTTP methods that change data. */
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Rejects a request that changes data when a page of another site could have sent it. Its
+ * content type must be application/json, which a browser sends across origins only after a CORS
+ * preflight that this API never grants. An Origin header, where present, must name this server's
+ * own host and port. Without this check any page open in the cart's browser could post a form
+ * (text/plain or form-urlencoded) to e.g. /api/workflow/abandon. Requests without a body are
+ * checked too, so the page sends the content type on every write.
+ */
+function rejectForeignWrites(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    if (!WRITE_METHODS.has(c.req.method)) return next();
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      logger.info(
+        { path: c.req.path, contentType: type },
+        'write without a JSON content type rejected',
+      );
+      const detail = notice('notice.request.unsupportedMediaType', { type: type || 'none' });
+      return problemResponse(c, new ProblemError(415, 'unsupported_media_type', detail).problem);
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined && originHost(origin) !== c.req.header('host')?.toLowerCase()) {
+      logger.warn({ path: c.req.path, origin }, 'write from another origin rejected');
+      const detail = notice('notice.request.crossOrigin', { origin });
+      return problemResponse(c, new ProblemError(403, 'cross_origin', detail).problem);
+    }
+    return next();
+  };
+}
+
+/**
+ * Returns the host and port of an Origin header as a Host header writes them (the port only
+ * when it is not the scheme's default), or null for "null" and other values that are no URL.
+ */
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 function asset(c: Context, body: string, type: string): Response {

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 
+import { notice } from '../notices/index.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 
 /** Cookie that carries the token for the page, its script requests and its event stream. */
@@ -38,11 +39,8 @@ export function requireToken(check: TokenCheck): MiddlewareHandler {
   return async (c, next) => {
     if (check.allows(c)) return next();
     c.header('WWW-Authenticate', 'Bearer realm="bv-edge"');
-    const problem = new ProblemError(
-      401,
-      'unauthorized',
-      'This cart requires its API token: send it as "Authorization: Bearer <token>".',
-    ).problem;
+    const problem = new ProblemError(401, 'unauthorized', notice('notice.request.unauthorized'))
+      .problem;
     return problemResponse(c, problem);
   };
 }

@@ -18,6 +18,7 @@ export function captureSummary(source: FrameSource): CaptureSummary {
   if (source instanceof CaptureService) {
     summary.framesDropped = source.status().framesDropped;
     summary.reason = source.reason;
+    summary.reasonNotice = source.reasonNotice;
   }
   return summary;
 }

@@ -15,7 +15,7 @@ export interface FieldError {
   code: string;
   /** Description of the problem with the value and of the expected value, in English. */
   detail: string;
-  /** The detail as a notice, for the page to show in its language; absent for zod's own texts. */
+  /** The detail as a notice, for the page to show in its language. */
   notice?: Notice;
 }
 
@@ -27,7 +27,10 @@ export interface Problem {
   detail: string;
   /** Stable error code, as BvEdgeError.code; the page translates its message by this code. */
   code: string;
-  /** The detail as a notice, for the page to show in its language; absent when it has none. */
+  /**
+   * The detail as a notice, for the page to show in its language. With field errors it only
+   * names the invalid fields.
+   */
   notice?: Notice;
   errors?: FieldError[];
 }
@@ -63,6 +66,8 @@ export const PROBLEM_TITLES: Readonly<Record<string, string>> = {
   internal_error: 'Internal error',
   case_not_open: 'Case not open',
   no_frame: 'No frame yet',
+  unsupported_media_type: 'Unsupported content type',
+  cross_origin: 'Request from another site',
 };
 
 /** An error that the API returns as a problem response; `BvEdgeError` codes map to a status. */
@@ -91,8 +96,13 @@ export function problemResponse(c: Context, problem: Problem): Response {
   });
 }
 
-/** Converts zod issues to field errors, one per issue, with the unknown key named for each. */
-export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+/**
+ * Converts zod issues to field errors, one per issue, with the unknown key named for each. Each
+ * field error carries a notice: the one its schema gave (src/notices `noticeMessage`), or, for
+ * zod's own English texts, a generic notice built from the issue. `input` is the request body,
+ * which separates a missing field from one of the wrong type.
+ */
+export function fieldErrors(issues: readonly z.core.$ZodIssue[], input?: unknown): FieldError[] {
   return issues.flatMap((issue): FieldError[] => {
     const path = issue.path.map(String);
     if (issue.code === 'unrecognized_keys') {
@@ -107,15 +117,76 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
       });
     }
     const known = noticeOfMessage(issue.message);
+    const own = known && !(isRangeIssue(issue) && TYPE_NOTICE.test(known.key)) ? known : undefined;
+    const built = own ?? issueNotice(issue, valueAt(input, issue.path));
     return [
       {
         field: path.join('.') || 'body',
         code: issue.code,
-        detail: issue.message,
-        ...(known && { notice: known }),
+        detail: own ? issue.message : built.text,
+        notice: built,
       },
     ];
   });
+}
+
+/**
+ * Keys of notices that schemas give as the message of a wrong type, e.g.
+ * `z.number({ message: 'expected a number' })`. zod 4 also reports a failed check that has no
+ * message of its own (`.positive()`) in that text, which names no limit, so a range issue with
+ * one of these notices gets the generic notice of its limit instead.
+ */
+const TYPE_NOTICE = /\.number(In)?$/;
+
+function isRangeIssue(issue: z.core.$ZodIssue): boolean {
+  return issue.code === 'too_small' || issue.code === 'too_big';
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** Builds the generic notice of an issue that zod describes in its own English words. */
+function issueNotice(issue: z.core.$ZodIssue, value: unknown): Notice {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.path.length === 0) return notice('notice.field.notObject');
+      if (value === undefined) return notice('notice.field.required');
+      return notice('notice.field.expected', { type: issue.expected });
+    case 'invalid_value':
+      return notice('notice.field.oneOf', { options: issue.values.map(String).join(', ') });
+    case 'too_small':
+      return lowerLimitNotice(issue.origin, Number(issue.minimum), issue.inclusive !== false);
+    case 'too_big':
+      return upperLimitNotice(issue.origin, Number(issue.maximum), issue.inclusive !== false);
+    default:
+      return notice('notice.field.invalid');
+  }
+}
+
+function lowerLimitNotice(origin: string, limit: number, inclusive: boolean): Notice {
+  if (origin === 'string') {
+    return limit <= 1
+      ? notice('notice.field.textNotEmpty')
+      : notice('notice.field.textMin', { min: limit });
+  }
+  if (origin === 'array') {
+    return limit <= 1
+      ? notice('notice.field.listNotEmpty')
+      : notice('notice.field.listMin', { min: limit });
+  }
+  return notice(inclusive ? 'notice.field.atLeast' : 'notice.field.above', { limit });
+}
+
+function upperLimitNotice(origin: string, limit: number, inclusive: boolean): Notice {
+  if (origin === 'string') return notice('notice.field.textMax', { max: limit });
+  if (origin === 'array') return notice('notice.field.listMax', { max: limit });
+  return notice(inclusive ? 'notice.field.atMost' : 'notice.field.below', { limit });
 }
 
 /**
@@ -134,13 +205,23 @@ export async function readJsonBody<T>(c: Context, schema: z.ZodType<T>): Promise
   }
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const errors = fieldErrors(parsed.error.issues);
+  const errors = fieldErrors(parsed.error.issues, raw);
   // Some details end in a full stop, which the summary would double, so it is dropped.
   const summary = errors
     .map((error) => `${error.field}: ${error.detail.replace(/\.$/, '')}`)
     .join('; ');
-  // No notice: the page shows the field errors instead of this summary.
-  throw new ProblemError(400, 'invalid_request', `Invalid request body: ${summary}.`, errors);
+  // The notice names the fields only, because the page shows each field's error beside it.
+  const fields = notice('notice.request.invalidFields', {
+    fields: [...new Set(errors.map((error) => error.field))].join(', '),
+  });
+  const problem = new ProblemError(
+    400,
+    'invalid_request',
+    `Invalid request body: ${summary}.`,
+    errors,
+  );
+  problem.problem.notice = fields;
+  throw problem;
 }
 
 /**

@@ -40,6 +40,7 @@ export function toStatusResponse(snapshot: StatusSnapshot): StatusResponse {
     model: snapshot.model ?? null,
     hl7: snapshot.hl7 ?? null,
     diskFreeBytes: snapshot.diskFreeBytes ?? null,
+    diskLow: snapshot.diskLow ?? false,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { CaptureState } from '../core/frames.ts';
 import type { Rect } from '../core/image.ts';
+import type { Notice } from '../core/notice.ts';
 import type { EstimateMessage } from '../mqtt/payload.ts';
 import type { BundlesInfo } from '../ota/index.ts';
 import type { ScanRecord } from '../scan/types.ts';
@@ -24,6 +25,11 @@ export interface StatusSnapshot {
   hl7?: Hl7Summary;
   /** Free space on the data folder's file system, bytes; null when it could not be read. */
   diskFreeBytes?: number | null;
+  /**
+   * Whether new recordings are rejected because free space is below storage.minFreeMb, or could
+   * not be read; absent where no disk guard runs.
+   */
+  diskLow?: boolean;
 }
 
 export interface ModelSummary {
@@ -56,6 +62,8 @@ export interface CaptureSummary {
   framesDropped?: number;
   /** Reason that the state is not live, with the fix where one is known; null when live. */
   reason?: string | null;
+  /** The same reason as a notice, for the page to show in its language; null when live. */
+  reasonNotice?: Notice | null;
   /** Ultrasound image area in source pixels, or null while it is not known yet. */
   imageArea?: Rect | null;
 }
@@ -73,4 +81,6 @@ export interface StatusResponse {
   model: ModelSummary | null;
   hl7: Hl7Summary | null;
   diskFreeBytes: number | null;
+  /** As StatusSnapshot.diskLow; false where no disk guard runs. */
+  diskLow: boolean;
 }

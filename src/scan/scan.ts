@@ -82,6 +82,9 @@ export async function estimateFromViews(
     executionProvider: engine.executionProvider,
     population: checkScanPopulation(covariates, hbPreopGdl, featureRange),
   };
+  if (manifest.noticeTranslations !== undefined) {
+    estimate.noticeTranslations = { ...manifest.noticeTranslations };
+  }
   if (fused.maxAbsZ !== undefined) estimate.maxAbsZ = fused.maxAbsZ;
   return estimate;
 }

@@ -79,6 +79,12 @@ export interface Estimate {
   modelVersion: string;
   intendedUse: string;
   notice: string;
+  /**
+   * Translations of `notice` by BCP 47 tag, from the manifest of the bundle that made the
+   * estimate. The page shows an old case's notice in its language after a bundle update. Absent
+   * when the bundle has none and in estimates stored before translations were kept.
+   */
+  noticeTranslations?: Record<string, string>;
   /** Execution provider the models ran on, e.g. "cpu". */
   executionProvider: string;
   /** The patient's study-population check at scan time. */

@@ -235,6 +235,7 @@ function toEstimateRow(record: ScanRecord): typeof estimates.$inferInsert {
     inPopulation: estimate.population.inPopulation,
     // A record kept from before notices existed can still contain English sentences.
     populationReasons: estimate.population.reasons.map((reason: unknown) => readNotice(reason)!),
+    noticeTranslations: estimate.noticeTranslations ?? null,
   };
 }
 
@@ -275,7 +276,7 @@ function toViewResult(row: ViewRow): ViewResult {
 }
 
 function toEstimate(row: EstimateRow): Estimate {
-  return {
+  const estimate: Estimate = {
     bvMl: row.bvMl,
     bvMlPerKg: row.bvMlPerKg,
     lowerMl: row.lowerMl,
@@ -291,6 +292,8 @@ function toEstimate(row: EstimateRow): Estimate {
       reasons: readStoredNotices(row.populationReasons),
     },
   };
+  if (row.noticeTranslations !== null) estimate.noticeTranslations = row.noticeTranslations;
+  return estimate;
 }
 
 /** The reason that the column default gives rows stored before the population check existed. */

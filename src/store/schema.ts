@@ -113,6 +113,13 @@ export const estimates = sqliteTable(
       .$type<(Notice | string)[]>()
       .notNull()
       .default(sql`'["population not checked: estimate stored before the check existed"]'`),
+    /**
+     * Translations of `notice` by BCP 47 tag from the bundle's manifest. Null when the bundle
+     * has none and in rows stored before translations were kept.
+     */
+    noticeTranslations: text('notice_translations', { mode: 'json' }).$type<
+      Record<string, string>
+    >(),
   },
   (table) => [
     unique('estimates_case_revision').on(table.caseId, table.revision),

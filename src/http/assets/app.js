@@ -1,4 +1,4 @@
-/* global window, document, fetch, EventSource, localStorage, Image, setTimeout, clearTimeout */
+/* global window, document, fetch, EventSource, localStorage, Image, setTimeout, clearTimeout, HTMLInputElement */
 // The touchscreen page of bv-edge. Plain browser JavaScript, served as /assets/app.js with no
 // build step. Every text comes from the catalogues in /assets/messages.js, and every element is
 // built with textContent, never innerHTML, so no value from the server can inject markup.
@@ -27,6 +27,8 @@ const PREVIEW_INTERVAL_MS = 250;
 const SETUP_PREVIEW_INTERVAL_MS = 1000;
 /** Delay before a new event stream when the browser gave up on one, ms. */
 const RECONNECT_MS = 2000;
+/** Time without the event stream after which the last capture state is no longer shown, ms. */
+const STALE_CAPTURE_MS = 5000;
 /** Days of closed cases in the recent-cases list. */
 const RECENT_DAYS = 7;
 /** Minimum delay between two re-reads of a closed case while its delivery is pending, ms. */
@@ -36,11 +38,15 @@ const body = document.body;
 const state = {
   language: readLanguage(),
   connected: false,
+  /** Date.now() when the event stream was lost, or null while connected. */
+  disconnectedAt: null,
   status: null,
   /** The open case from GET /api/workflow, or null. */
   workflowCase: null,
   /** The closed case shown: { caseId, record, labels, delivery }, until a new case is started. */
   closed: null,
+  /** True while a closed case from the recent list is shown over the open case. */
+  viewingClosed: false,
   /** Cases closed in the last RECENT_DAYS days from GET /api/cases, newest first, or null. */
   recent: null,
   /** Latest recording-progress event. */
@@ -52,6 +58,8 @@ const state = {
   abandonArmed: false,
   error: null,
   fieldErrors: {},
+  /** Lumen marks by view: the tap as fractions of the preview, and the point in source pixels. */
+  marks: {},
   busy: false,
 };
 
@@ -117,10 +125,12 @@ function tOr(key, fallback, params) {
 }
 
 /**
- * Returns the model's notice of `estimate` in the page's language: the active bundle's
- * translation when the estimate came from that bundle, else the English notice it carries.
+ * Returns the model's notice of `estimate` in the page's language: the translation stored with
+ * the estimate, else the active bundle's when the estimate came from it, else the English notice.
  */
 function modelNotice(estimate) {
+  const own = estimate.noticeTranslations?.[state.language];
+  if (own) return own;
   const model = state.status?.model;
   const fromActive = model?.name === estimate.modelName && model?.version === estimate.modelVersion;
   const translated = fromActive ? model.noticeTranslations?.[state.language] : undefined;
@@ -189,9 +199,11 @@ function row(label, value, testId) {
 /** Sends a request and returns { ok, status, body }; a 401 reloads into the login page. */
 async function request(method, path, payload) {
   const options = { method, headers: {} };
-  if (payload !== undefined) {
+  // Every write goes as JSON, also without a body, because the API rejects other content types
+  // so that other web pages cannot post to it.
+  if (method !== 'GET') {
     options.headers['content-type'] = 'application/json';
-    options.body = JSON.stringify(payload);
+    options.body = JSON.stringify(payload ?? {});
   }
   let response;
   try {
@@ -226,12 +238,29 @@ function showProblem(result) {
   state.error = detail ? `${message} ${detail}` : message;
   state.fieldErrors = {};
   for (const error of errors) {
-    const prefix = tOr(`field.error.${error.code}`, t('field.error.other'));
     const name = error.field.split('.')[0];
+    const prefix = isEmptyInput(name)
+      ? t('field.error.required')
+      : tOr(`field.error.${error.code}`, t('field.error.other'));
     const expected = noticeText(error.notice ?? error.detail);
-    const text = expected ? t('field.error.detail', { prefix, detail: expected }) : prefix;
-    state.fieldErrors[name] = state.fieldErrors[name] ? `${state.fieldErrors[name]} ${text}` : text;
+    addFieldError(name, expected ? t('field.error.detail', { prefix, detail: expected }) : prefix);
   }
+}
+
+/** Returns whether the form input of the API field `name` is on screen and empty. */
+function isEmptyInput(name) {
+  const input = document.getElementById(name);
+  return input instanceof HTMLInputElement && input.type !== 'radio' && input.value.trim() === '';
+}
+
+function addFieldError(name, text) {
+  state.fieldErrors[name] = state.fieldErrors[name] ? `${state.fieldErrors[name]} ${text}` : text;
+}
+
+/** Marks the field `name` as not a number, with the forms of number the page reads. */
+function showNotNumber(name) {
+  const prefix = t('field.error.notNumber');
+  addFieldError(name, t('field.error.detail', { prefix, detail: t('field.error.numberForm') }));
 }
 
 function clearProblem() {
@@ -248,7 +277,7 @@ async function refreshCase() {
   const result = await request('GET', '/api/workflow');
   if (!result.ok) return;
   state.workflowCase = result.body.case;
-  if (state.workflowCase) state.closed = null;
+  if (state.workflowCase && !state.viewingClosed) state.closed = null;
 }
 
 let closedReadAt = 0;
@@ -283,6 +312,7 @@ function connectEvents() {
   const source = new EventSource('/api/events');
   source.addEventListener('hello', () => {
     state.connected = true;
+    state.disconnectedAt = null;
     // Whether or not the missed events were replayed, the state is read again in full.
     void refreshAll();
   });
@@ -303,7 +333,10 @@ function connectEvents() {
   }
   source.addEventListener('error', () => {
     state.connected = false;
+    state.disconnectedAt ??= Date.now();
     updateLiveParts();
+    // Once the old state is too old to show, the chip says so without waiting for an event.
+    setTimeout(updateLiveParts, STALE_CAPTURE_MS + 100);
     // EventSource retries by itself after a network error, but gives up on an HTTP error.
     if (source.readyState === EventSource.CLOSED) setTimeout(connectEvents, RECONNECT_MS);
   });
@@ -312,6 +345,7 @@ function connectEvents() {
 async function onWorkflowEvent(name, payload) {
   if (name === 'case-closed' && (!state.closed || state.closed.caseId !== payload.caseId)) {
     state.closed = { caseId: payload.caseId, record: payload.record, labels: [], delivery: null };
+    state.viewingClosed = false;
   }
   if (name === 'recording-started' || name === 'retake') state.progress = null;
   await refreshCase();
@@ -325,8 +359,10 @@ let currentScreen = null;
 
 function screenName() {
   if (state.devicePanel) return 'device';
+  if (state.closed && (state.viewingClosed || !state.workflowCase)) {
+    return `closed:${state.closed.caseId}`;
+  }
   if (state.workflowCase) return `case:${state.workflowCase.caseId}`;
-  if (state.closed) return `closed:${state.closed.caseId}`;
   return 'new';
 }
 
@@ -341,10 +377,8 @@ function render() {
     document.getElementById('main').replaceChildren(renderScreen(screen));
     currentScreen = screen;
   }
-  if (screen === 'new') {
-    updateNewCaseErrors();
-    updateRecent();
-  }
+  if (screen === 'new') updateNewCaseErrors();
+  if (screen === 'new' || screen.startsWith('case:')) updateRecent();
   if (screen.startsWith('closed:')) updateClosedScreen();
   updateLiveParts();
   schedulePreviews();
@@ -398,7 +432,9 @@ function updateLiveParts() {
   const chip = document.getElementById('capture-chip');
   if (chip) {
     // Without the event stream the last status is old, so it is shown as not updating.
-    const captureState = capture ? t(`capture.state.${capture.state}`) : null;
+    const lostFor = state.connected ? 0 : Date.now() - (state.disconnectedAt ?? Date.now());
+    const captureState =
+      capture && lostFor <= STALE_CAPTURE_MS ? t(`capture.state.${capture.state}`) : null;
     if (!state.connected) {
       chip.textContent = captureState
         ? t('capture.stale', { state: captureState })
@@ -443,7 +479,11 @@ function textInput(id, inputmode, extra) {
 }
 
 function renderNewCase() {
-  const caseId = textInput('caseId', 'text', { autofocus: true, 'data-testid': 'case-id' });
+  const caseId = textInput('caseId', 'text', {
+    autofocus: true,
+    'data-testid': 'case-id',
+    maxlength: 64,
+  });
   // A barcode scanner types the id and presses Enter; Enter with the patient data still empty
   // moves on to the height instead of submitting.
   caseId.addEventListener('keydown', (event) => {
@@ -558,6 +598,7 @@ async function openClosedCase(caseId) {
   clearProblem();
   state.mrnPush = null;
   state.closed = { caseId, record: null, labels: [], delivery: null };
+  state.viewingClosed = state.workflowCase !== null;
   await refreshClosed();
   currentScreen = null;
   render();
@@ -572,11 +613,38 @@ function updateNewCaseErrors() {
   }
 }
 
-function decimalOrText(text) {
+/**
+ * Reads a number typed in a form field: undefined when the field is empty, NaN when the text is
+ * no number. A comma followed by groups of exactly three digits separates thousands ("1,500" is
+ * 1500, "12,345.6" is 12345.6), and any other single comma is a decimal comma ("68,5" is 68.5).
+ * Letters, two decimal marks or "1,5,0" give NaN, so the page shows a field error instead of
+ * guessing.
+ */
+function parseTypedNumber(text) {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
-  const number = Number(trimmed.replace(',', '.'));
-  return Number.isFinite(number) ? number : trimmed;
+  if (/^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(trimmed)) return Number(trimmed.replaceAll(',', ''));
+  if (/^[-+]?\d+,\d+$/.test(trimmed)) return Number(trimmed.replace(',', '.'));
+  if (/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(trimmed)) return Number(trimmed);
+  return Number.NaN;
+}
+
+/**
+ * Reads the number inputs `names` (input ids equal to the API fields) into `payload`. Returns
+ * whether each is a number or empty; each one that is not gets a field error.
+ */
+function readNumberInputs(names, payload) {
+  let valid = true;
+  for (const name of names) {
+    const parsed = parseTypedNumber(document.getElementById(name).value);
+    if (Number.isNaN(parsed)) {
+      showNotNumber(name);
+      valid = false;
+    } else if (parsed !== undefined) {
+      payload[name] = parsed;
+    }
+  }
+  return valid;
 }
 
 async function submitNewCase(event) {
@@ -585,15 +653,20 @@ async function submitNewCase(event) {
   const value = (id) => document.getElementById(id).value;
   const sex = document.querySelector('input[name="sex"]:checked')?.value;
   const payload = { caseId: value('caseId').trim() };
-  for (const name of ['heightCm', 'weightKg', 'ageYears']) {
-    const parsed = decimalOrText(value(name));
-    if (parsed !== undefined) payload[name] = parsed;
+  clearProblem();
+  let valid = readNumberInputs(['heightCm', 'weightKg', 'ageYears'], payload);
+  // The API takes g/dL, so the site's unit is converted here.
+  const hbPreop = parseTypedNumber(value('hbPreop'));
+  if (Number.isNaN(hbPreop)) {
+    showNotNumber('hbPreopGdl');
+    valid = false;
+  } else if (hbPreop !== undefined) {
+    payload.hbPreopGdl = hbPreop * HB_GDL_PER_UNIT[siteHbUnit()];
   }
-
-  // The API takes g/dL; a value that is not a number goes as typed, so the API names the field.
-  const hbPreop = decimalOrText(value('hbPreop'));
-  if (typeof hbPreop === 'number') payload.hbPreopGdl = hbPreop * HB_GDL_PER_UNIT[siteHbUnit()];
-  else if (hbPreop !== undefined) payload.hbPreopGdl = hbPreop;
+  if (!valid) {
+    updateNewCaseErrors();
+    return;
+  }
   if (sex) payload.sex = sex;
   const mrn = value('mrn').trim();
 
@@ -611,6 +684,7 @@ async function submitNewCase(event) {
   state.mrnPush = mrn ? await pushMrn(payload.caseId, mrn) : null;
   state.workflowCase = result.body.case;
   state.closed = null;
+  state.viewingClosed = false;
   state.selectedView = null;
   render();
 }
@@ -678,6 +752,8 @@ function renderCaseScreen() {
       button(t('case.close'), closeCase, 'btn primary', 'close-case'),
       button(t('case.abandon'), abandonCase, 'btn danger', 'abandon-case'),
     ),
+    // The coordinator can enter an earlier case's label while this one stays open.
+    el('div', { id: 'recent', 'data-testid': 'recent' }),
   );
 }
 
@@ -729,22 +805,50 @@ function renderTile(view) {
       { class: 'preview' },
       el('img', {
         'data-role': 'preview',
+        'data-testid': `preview-${view}`,
         hidden: true,
         alt: t('preview.alt', { view: t(`view.${view}.short`) }),
+        onclick: (event) => markLumen(event, view),
+      }),
+      el('span', {
+        class: 'mark',
+        'data-role': 'mark',
+        'data-testid': `mark-${view}`,
+        hidden: true,
       }),
       el('span', { class: 'preview-text', 'data-role': 'preview-text' }),
     ),
     el('progress', { max: 1, value: 0, 'data-role': 'progress' }),
+    el(
+      'div',
+      { class: 'tile-setup', 'data-role': 'setup' },
+      el(
+        'label',
+        { class: 'depth' },
+        t('tile.depth'),
+        el('input', {
+          id: `depth-${view}`,
+          'data-testid': `depth-${view}`,
+          inputmode: 'decimal',
+          autocomplete: 'off',
+          placeholder: t('tile.depthDefault'),
+          onclick: (event) => event.stopPropagation(),
+        }),
+      ),
+      el('span', { class: 'muted', 'data-role': 'mark-hint' }),
+      button(
+        t('tile.clearMark'),
+        (event) => clearMark(event, view),
+        'btn secondary',
+        `clear-mark-${view}`,
+      ),
+      el('p', { class: 'field-error', 'data-testid': `error-setup-${view}` }),
+    ),
     el('ul', { class: 'messages', 'data-role': 'messages', 'data-testid': `messages-${view}` }),
     el(
       'div',
       { class: 'tile-actions' },
-      button(
-        t('tile.record'),
-        (event) => act(event, 'recording', { view }),
-        'btn primary',
-        `record-${view}`,
-      ),
+      button(t('tile.record'), (event) => recordView(event, view), 'btn primary', `record-${view}`),
       button(t('tile.stop'), (event) => act(event, 'recording/stop'), 'btn', `stop-${view}`),
       button(t('tile.accept'), (event) => act(event, 'accept'), 'btn primary', `accept-${view}`),
       button(t('tile.retake'), (event) => act(event, 'retake'), 'btn secondary', `retake-${view}`),
@@ -799,7 +903,10 @@ function updateTile(workflowCase, view, active) {
     .replaceChildren(...messages.map((message) => el('li', {}, message)));
 
   const idle = workflowCase.step === 'idle';
-  setVisible(tile, `record-${view}`, idle && tileStatus === 'pending');
+  const settable = idle && tileStatus === 'pending';
+  setVisible(tile, `record-${view}`, settable);
+  tile.querySelector('[data-role="setup"]').hidden = !settable;
+  updateMark(tile, view, settable && view === active);
   setVisible(tile, `stop-${view}`, tileStatus === 'recording');
   setVisible(tile, `accept-${view}`, tileStatus === 'review');
   setVisible(tile, `retake-${view}`, ['recording', 'review', 'failed'].includes(tileStatus));
@@ -876,12 +983,71 @@ function qualityMessages(workflowCase, tileStatus, captureState) {
   }
   if (tileStatus === 'failed' || tileStatus === 'review') {
     for (const issue of workflowCase.pendingAttempt?.quality.issues ?? []) {
-      messages.push(t(`quality.${issue.code}`));
+      messages.push(noticeText(issue.notice, tOr(`quality.${issue.code}`, t('quality.other'))));
     }
     if (tileStatus === 'review' && messages.length === 0) messages.push(t('quality.passed'));
   }
   if (tileStatus === 'analysing') messages.push(t('quality.analysing'));
   return messages;
+}
+
+/**
+ * Marks the lumen where the operator tapped the preview of `view`. The preview shows the image
+ * area, so the tap becomes a point in source pixels through the image area of the status.
+ */
+function markLumen(event, view) {
+  const area = state.status?.capture?.imageArea;
+  const image = event.currentTarget;
+  if (!area || image.clientWidth === 0 || state.workflowCase?.step !== 'idle') return;
+  const fx = event.offsetX / image.clientWidth;
+  const fy = event.offsetY / image.clientHeight;
+  const x = Math.round(area.x + fx * area.width);
+  const y = Math.round(area.y + fy * area.height);
+  state.marks[view] = { fx, fy, point: { x, y } };
+  updateTiles();
+}
+
+function clearMark(event, view) {
+  event.stopPropagation();
+  delete state.marks[view];
+  updateTiles();
+}
+
+/** Shows the cross of the lumen mark over the preview, the hint or the clear button, and errors. */
+function updateMark(tile, view, active) {
+  const mark = state.marks[view];
+  const cross = tile.querySelector('[data-role="mark"]');
+  const image = tile.querySelector('[data-role="preview"]');
+  const shown = Boolean(mark) && active && !image.hidden;
+  cross.hidden = !shown;
+  if (shown) {
+    cross.style.left = `${image.offsetLeft + mark.fx * image.clientWidth}px`;
+    cross.style.top = `${image.offsetTop + mark.fy * image.clientHeight}px`;
+  }
+  tile.querySelector('[data-role="mark-hint"]').textContent = t(
+    mark ? 'tile.marked' : 'tile.markHint',
+  );
+  setVisible(tile, `clear-mark-${view}`, Boolean(mark));
+  const error = tile.querySelector(`[data-testid="error-setup-${view}"]`);
+  error.textContent = active
+    ? [state.fieldErrors.depthCm, state.fieldErrors.seed].filter(Boolean).join(' ')
+    : '';
+}
+
+/** Records `view` with the depth typed in its tile and the lumen marked on its preview, if any. */
+async function recordView(event, view) {
+  event.stopPropagation();
+  const payload = { view };
+  const depth = parseTypedNumber(document.getElementById(`depth-${view}`).value);
+  if (Number.isNaN(depth)) {
+    clearProblem();
+    showNotNumber('depthCm');
+    updateTiles();
+    return;
+  }
+  if (depth !== undefined) payload.depthCm = depth;
+  if (state.marks[view]) payload.seed = state.marks[view].point;
+  await act(event, 'recording', payload);
 }
 
 async function act(event, action, payload) {
@@ -1054,7 +1220,8 @@ function hl7DeliveryText() {
     const params = {
       use: intendedUseText(delivery.intendedUse),
       code: delivery.ackCode ?? '',
-      error: delivery.error ?? '',
+      // The receiver's own words; rows stored by older daemons start with their ack code.
+      error: (delivery.error ?? '').replace(/^(rejected with )?A[ERC]: /, ''),
     };
     return { state: delivery.state, text: t(`hl7.case.${delivery.state}`, params) };
   }
@@ -1092,9 +1259,24 @@ function renderClosedScreen() {
     el(
       'div',
       { class: 'actions' },
-      button(t('case.next'), startNewCase, 'btn primary', 'new-case'),
+      state.workflowCase
+        ? button(
+            t('case.backToOpen', { caseId: state.workflowCase.caseId }),
+            backToOpenCase,
+            'btn primary',
+            'back-to-open-case',
+          )
+        : button(t('case.next'), startNewCase, 'btn primary', 'new-case'),
     ),
   );
+}
+
+/** Leaves the closed case shown from the recent list for the case still open in the daemon. */
+function backToOpenCase() {
+  state.viewingClosed = false;
+  state.closed = null;
+  clearProblem();
+  render();
 }
 
 function updateClosedScreen() {
@@ -1105,6 +1287,7 @@ function updateClosedScreen() {
 
 function startNewCase() {
   state.closed = null;
+  state.viewingClosed = false;
   state.mrnPush = null;
   clearProblem();
   render();
@@ -1142,13 +1325,17 @@ function renderLabelForm() {
     el(
       'div',
       { class: 'grid3' },
-      field('enteredBy', t('label.enteredBy'), textInput('enteredBy', 'text')),
+      field('enteredBy', t('label.enteredBy'), textInput('enteredBy', 'text', { maxlength: 100 })),
       field('method', t('label.method'), method),
       field('hbUnit', t('label.hbUnit'), unit),
       LABEL_NUMBER_FIELDS.map(([name, key]) =>
         field(name, t(key), textInput(name, 'decimal', { 'data-testid': `label-${name}` })),
       ),
-      field('replacementFluid', t('label.replacementFluid'), textInput('replacementFluid', 'text')),
+      field(
+        'replacementFluid',
+        t('label.replacementFluid'),
+        textInput('replacementFluid', 'text', { maxlength: 100 }),
+      ),
     ),
     el(
       'button',
@@ -1164,9 +1351,15 @@ async function submitLabel(event) {
   const value = (id) => document.getElementById(id).value;
   const payload = { enteredBy: value('enteredBy'), hbUnit: value('hbUnit') };
   if (value('method')) payload.method = value('method');
-  for (const [name] of LABEL_NUMBER_FIELDS) {
-    const parsed = decimalOrText(value(name));
-    if (parsed !== undefined) payload[name] = parsed;
+  clearProblem();
+  if (
+    !readNumberInputs(
+      LABEL_NUMBER_FIELDS.map(([name]) => name),
+      payload,
+    )
+  ) {
+    updateLabelErrors();
+    return;
   }
   const fluid = value('replacementFluid').trim();
   if (fluid) payload.replacementFluid = fluid;
@@ -1299,15 +1492,18 @@ function updateDevicePanel() {
   const capture = status.capture;
   const area = capture?.imageArea;
   const providers = Object.entries(status.executionProviders ?? {})
-    .map(([model, provider]) => t('device.providerValue', { model, provider }))
-    .join(', ');
+    .map(([model, provider]) => t('device.providerValue', { model: modelName(model), provider }))
+    .join(t('list.separator'));
   const outbox = status.outbox;
-  facts.replaceChildren(
+  const captureReason =
+    capture && capture.state !== 'live' ? noticeText(capture.reasonNotice, '') : '';
+  const rows = [
     row(
       t('device.capture'),
       capture ? t(`capture.state.${capture.state}`) : t('capture.unknown'),
       'device-capture',
     ),
+    captureReason ? row(t('device.captureReason'), captureReason, 'device-capture-reason') : null,
     row(t('device.fps'), formatNumber(capture?.fps, 1), 'device-fps'),
     row(t('device.dropped'), formatNumber(capture?.framesDropped, 0), 'device-dropped'),
     row(
@@ -1353,8 +1549,16 @@ function updateDevicePanel() {
         : formatQuantity(status.diskFreeBytes / 1e9, 'unit.GB', 1),
       'device-disk',
     ),
+    status.diskLow ? row(t('device.recordings'), t('device.diskLow'), 'device-disk-low') : null,
     row(t('device.started'), formatDate(status.startedAt), 'device-started'),
-  );
+  ];
+  facts.replaceChildren(...rows.filter(Boolean));
+}
+
+/** Returns the name of a model of the bundle: a view's short name, or the fusion model's. */
+function modelName(model) {
+  if (VIEW_ORDER.includes(model)) return t(`view.${model}.short`);
+  return tOr(`device.modelName.${model}`, model);
 }
 
 // ---- Previews ------------------------------------------------------------------------------------
