@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -417,6 +418,54 @@ describe('touchscreen app', () => {
     }
     const shell = await (await get('')).text();
     assert.ok(shell.includes('<link rel="icon" href="/favicon.svg"'), 'shell links no icon');
+  });
+
+  test('other host names are rejected', async (t) => {
+    // Without a token; a page whose DNS name was rebound to 127.0.0.1 sends its own name.
+    const open = createHttpApp({
+      language: 'en',
+      hbUnit: 'g/dL',
+      logger: silentLogger(),
+      readStatus: () => appSnapshot,
+      readiness: () => ready,
+      events: bus,
+    });
+    const server = await serveStatus(open.app, { host: '127.0.0.1', port: 0 });
+    t.after(async () => {
+      open.close();
+      await server.close();
+    });
+    const port = new URL(server.url).port;
+    // fetch() sends the URL's host whatever the headers say, so node:http sends these.
+    const fetchAs = (path: string, host: string) =>
+      new Promise<{ status: number; json: () => Promise<unknown> }>((resolveResponse, reject) => {
+        const request = httpRequest(
+          new URL(path, server.url),
+          { headers: { host } },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () =>
+              resolveResponse({
+                status: response.statusCode ?? 0,
+                json: async () => JSON.parse(body) as unknown,
+              }),
+            );
+          },
+        );
+        request.on('error', reject);
+        request.end();
+      });
+
+    const rebound = await fetchAs('api/status', `evil.example:${port}`);
+    assert.equal(rebound.status, 403);
+    const problem = (await rebound.json()) as Problem;
+    assert.equal(problem.code, 'foreign_host');
+    assert.equal(problem.notice?.key, 'notice.request.foreignHost');
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) {
+      assert.equal((await fetchAs('api/status', `${host}:${port}`)).status, 200, host);
+    }
+    assert.equal((await fetchAs('healthz', 'probe.example')).status, 200);
   });
 
   test('every problem code has a page message', () => {

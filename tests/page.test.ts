@@ -149,7 +149,8 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('case-id').press('Enter');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'heightCm');
     await page.locator('#heightCm').fill('172');
-    await page.locator('#weightKg').fill('68,5');
+    // A Chinese input method in full-width mode types "６８，５".
+    await page.locator('#weightKg').fill(language === 'zh-CN' ? '６８，５' : '68,5');
     await page.locator('#ageYears').fill('47');
     await page.getByTestId('sex-female').check();
     if (hbPreopGL !== undefined) {
@@ -166,6 +167,13 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       await onScreen('failed field');
       await page.getByTestId('hb-preop').fill(hbPreopGL);
     }
+    // An MRN that the HL7 push would reject is named before the case opens.
+    await page.locator('#mrn').fill('A B 12');
+    await page.getByTestId('open-case').click();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="error-mrn"]')?.textContent ?? '') !== '',
+    );
+    assert.equal(((await apiGet('api/workflow')) as { case: unknown }).case, null);
     await page.locator('#mrn').fill('MRN-000123');
     await page.getByTestId('open-case').click();
     await page.getByTestId('tile-ijv').waitFor();
@@ -482,7 +490,12 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.getByTestId('tile-ijv').waitFor();
 
     // The page's bodyless POST carries the JSON content type, so the abandon goes through.
-    await page.getByTestId('abandon-case').click();
+    // A double tap only arms the button, so a bouncing touch cannot drop the case.
+    await page.getByTestId('abandon-case').dblclick();
+    await page.waitForTimeout(300);
+    const armed = (await apiGet('api/workflow')) as { case: { caseId: string } | null };
+    assert.equal(armed.case?.caseId, 'page-en-2', 'a double tap abandoned the case');
+    await page.waitForTimeout(700);
     await page.getByTestId('abandon-case').click();
     await page.getByTestId('case-id').waitFor();
     assert.equal(((await apiGet('api/workflow')) as { case: unknown }).case, null);
@@ -773,6 +786,14 @@ describe('page event stream', { timeout: 60_000 }, () => {
         zh['hl7.case.retrying'],
       );
       await assertChinese(page, 'closed case with HL7 retrying');
+
+      hl7 = { state: 'rejected', ackCode: 'AE', error: '' };
+      await page.reload();
+      await page.getByTestId('recent-page-hl7-1').click();
+      await page.waitForFunction(
+        (text) => document.querySelector('[data-testid="delivery-hl7"]')?.textContent === text,
+        zh['hl7.case.rejectedBare'].replace('{code}', 'AE'),
+      );
 
       // A failed recording shows the notice with its figures.
       const tooShort = notice('notice.workflow.quality.tooShort', {

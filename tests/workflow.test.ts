@@ -674,7 +674,7 @@ test('workflow API names invalid fields', async () => {
       [{ weightKg: undefined }, 'weightKg', 'required, a number 25–300 kg'],
       [{ sex: undefined }, 'sex', 'required, "female" or "male"'],
       [{ heightCm: 1.72 }, 'heightCm', 'expected a number 100–250 cm'],
-      [{ hbPreopGdl: 0 }, 'hbPreopGdl', 'expected a number above 0 and at most 25 g/dL'],
+      [{ hbPreopGdl: 0.5 }, 'hbPreopGdl', 'expected a number 3–25 g/dL'],
     ];
     for (const [change, field, detail] of caseCases) {
       const { status, body } = await post('/case', { caseId: 'api-2', ...PATIENT, ...change });

@@ -258,7 +258,8 @@ export class Hl7Service {
    * can quote it.
    */
   private reject(row: Hl7OutboxRow, ack: Acknowledgement, mrn: string | null): void {
-    const error = redact(ack.text || 'no error text', mrn);
+    // An empty text stays empty, so that the page says the receiver gave no reason.
+    const error = redact(ack.text, mrn);
     this.settle(row, { status: 'rejected', ackCode: ack.code, error });
     this.lastError = summary(row, error, ack.code || null, this.now());
     this.logger.error(

@@ -101,6 +101,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   });
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => readyResponse(c, options.readiness()));
+  if (!check) app.use('*', requireLoopbackHost(logger));
   app.get('/assets/app.js', (c) => asset(c, assets.appJs, 'text/javascript'));
   app.get('/assets/messages.js', (c) => asset(c, assets.messagesJs, 'text/javascript'));
   app.get('/assets/app.css', (c) => asset(c, assets.appCss, 'text/css'));
@@ -175,6 +176,26 @@ function rejectForeignWrites(logger: Logger): MiddlewareHandler {
   };
 }
 
+/** Host names of the loopback interface, as a browser on the cart writes them in Host. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Rejects a request whose Host header names anything but the loopback interface. Without a token
+ * the server listens on loopback only, so another name means a web page that rebound its own DNS
+ * name to 127.0.0.1 to read cases or post to the API with its own origin (DNS rebinding).
+ */
+function requireLoopbackHost(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const host = c.req.header('host');
+    if (host === undefined) return next();
+    const name = host.toLowerCase().replace(/:\d+$/, '');
+    if (LOOPBACK_HOSTS.has(name)) return next();
+    logger.warn({ path: c.req.path, host }, 'request for another host name rejected');
+    const detail = notice('notice.request.foreignHost', { host });
+    return problemResponse(c, new ProblemError(403, 'foreign_host', detail).problem);
+  };
+}
+
 /**
  * Returns the host and port of an Origin header as a Host header writes them (the port only
  * when it is not the scheme's default), or null for "null" and other values that are no URL.
@@ -205,7 +226,7 @@ function readyResponse(c: Context, readiness: Readiness): Response {
   if (!readiness.modelsLoaded) reasons.push('The models are not loaded.');
   if (readiness.captureState !== null && readiness.captureState !== 'live') {
     const reason = readiness.captureReason ? `: ${readiness.captureReason}` : '';
-    reasons.push(`Capture is ${readiness.captureState}, not live${reason}.`);
+    reasons.push(`Capture is ${readiness.captureState}, not live${reason.replace(/\.$/, '')}.`);
   }
   if (readiness.recordingBlocked) reasons.push(readiness.recordingBlocked);
   return c.json({ ready: reasons.length === 0, reasons }, reasons.length === 0 ? 200 : 503);

@@ -175,6 +175,7 @@ const EN = {
   'hl7.case.retrying': 'retrying after an error: {error}',
   'hl7.case.delivered': 'delivered',
   'hl7.case.rejected': 'rejected ({code}): {error}',
+  'hl7.case.rejectedBare': 'rejected ({code}) without a reason',
 
   'label.title': 'ANH label (study coordinator)',
   'label.intro': 'Enter the acute normovolemic hemodilution values of this case.',
@@ -257,6 +258,7 @@ const EN = {
   'problem.not_found': 'Not found.',
   'problem.unsupported_media_type': 'The cart rejected the request format. Reload the page.',
   'problem.cross_origin': 'The cart accepts changes only from its own page.',
+  'problem.foreign_host': 'Open the page of this cart at http://127.0.0.1.',
   'problem.internal_error': 'The cart service failed. See the daemon log.',
   'field.error.required': 'Required',
   'field.error.invalid_type': 'Invalid entry',
@@ -442,6 +444,7 @@ const ZH_CN: Record<MessageKey, string> = {
   'hl7.case.retrying': '出错后正在重试；详情见设备日志',
   'hl7.case.delivered': '已送达',
   'hl7.case.rejected': '被拒收（{code}）：{error}',
+  'hl7.case.rejectedBare': '被拒收（{code}），未说明原因',
 
   'label.title': 'ANH 标签（研究协调员）',
   'label.intro': '请输入本病例急性等容血液稀释的数值。',
@@ -520,6 +523,7 @@ const ZH_CN: Record<MessageKey, string> = {
   'problem.not_found': '未找到。',
   'problem.unsupported_media_type': '设备拒绝了该请求格式。请重新加载页面。',
   'problem.cross_origin': '设备只接受来自其自身页面的修改。',
+  'problem.foreign_host': '请通过 http://127.0.0.1 打开本设备的页面。',
   'problem.internal_error': '设备服务出错。请查看服务日志。',
   'field.error.required': '必填',
   'field.error.invalid_type': '输入无效',

@@ -65,6 +65,7 @@ export const PROBLEM_TITLES: Readonly<Record<string, string>> = {
   not_found: 'Not found',
   internal_error: 'Internal error',
   case_not_open: 'Case not open',
+  foreign_host: 'Host not served',
   no_frame: 'No frame yet',
   unsupported_media_type: 'Unsupported content type',
   cross_origin: 'Request from another site',

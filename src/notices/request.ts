@@ -14,6 +14,9 @@ const EN = {
     'This cart requires its API token: send it as "Authorization: Bearer <token>".',
   'notice.request.unsupportedMediaType':
     'Requests that change data must have the content type application/json, not {type}.',
+  'notice.request.foreignHost':
+    'Request for host {host} rejected: without an access token the cart answers only for ' +
+    '127.0.0.1 or localhost. Open the page at http://127.0.0.1, or set http.tokenFile.',
   'notice.request.crossOrigin':
     'The request came from the page at {origin}, not from the page of this cart, so it is rejected.',
   'notice.field.unknownKey': 'Unrecognized key "{key}": remove it.',
@@ -49,6 +52,9 @@ const ZH_CN: Record<keyof typeof EN, string> = {
   'notice.request.unauthorized': '本设备需要 API 令牌：请以“Authorization: Bearer <token>”发送。',
   'notice.request.unsupportedMediaType':
     '修改数据的请求必须使用 application/json 内容类型，而不是 {type}。',
+  'notice.request.foreignHost':
+    '已拒绝发往主机 {host} 的请求：未设置访问令牌时，设备只响应 127.0.0.1 或 localhost。' +
+    '请通过 http://127.0.0.1 打开页面，或设置 http.tokenFile。',
   'notice.request.crossOrigin': '请求来自 {origin} 的页面，而非本设备的页面，已拒绝。',
   'notice.field.unknownKey': '不接受字段“{key}”：请删除。',
   'notice.field.required': '此项必填',

@@ -19,7 +19,8 @@ import type { WorkflowService } from './service.ts';
 const CASE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Accepted preoperative hemoglobin, g/dL, as in the workflow's check. */
-const HB_PREOP_GDL: InputRange = { min: 0, max: 25, unit: 'g/dL', minExclusive: true };
+// The ANH entry's Hb limits, 3–25 g/dL (src/clinical/anh.ts); lower values are typing slips.
+const HB_PREOP_GDL: InputRange = { min: 3, max: 25, unit: 'g/dL' };
 
 /**
  * Kinds of expected value in a field error. Each has a notice for a missing value,

@@ -27,6 +27,10 @@ const PREVIEW_INTERVAL_MS = 250;
 const SETUP_PREVIEW_INTERVAL_MS = 1000;
 /** Delay before a new event stream when the browser gave up on one, ms. */
 const RECONNECT_MS = 2000;
+/** Least time between the two taps that abandon a case, ms. */
+const ABANDON_CONFIRM_DELAY_MS = 600;
+/** MRN accepted for the HL7 push, as src/hl7/routes.ts MRN_PATTERN checks it. */
+const MRN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,19}$/;
 /** Time without the event stream after which the last capture state is no longer shown, ms. */
 const STALE_CAPTURE_MS = 5000;
 /** Days of closed cases in the recent-cases list. */
@@ -56,6 +60,8 @@ const state = {
   /** Result of storing the MRN for the HL7 push: 'stored', 'not-configured', 'failed' or null. */
   mrnPush: null,
   abandonArmed: false,
+  /** Date.now() of the first tap on abandon. */
+  abandonArmedAt: 0,
   error: null,
   fieldErrors: {},
   /** Lumen marks by view: the tap as fractions of the preview, and the point in source pixels. */
@@ -243,7 +249,15 @@ function showProblem(result) {
       ? t('field.error.required')
       : tOr(`field.error.${error.code}`, t('field.error.other'));
     const expected = noticeText(error.notice ?? error.detail);
-    addFieldError(name, expected ? t('field.error.detail', { prefix, detail: expected }) : prefix);
+    // A notice of a missing value says "required" itself, so it stands without the prefix.
+    const saysRequired = /\.required(\.|$)/.test(error.notice?.key ?? '');
+    if (saysRequired && expected)
+      addFieldError(name, expected[0].toUpperCase() + expected.slice(1));
+    else
+      addFieldError(
+        name,
+        expected ? t('field.error.detail', { prefix, detail: expected }) : prefix,
+      );
   }
 }
 
@@ -313,6 +327,8 @@ function connectEvents() {
   source.addEventListener('hello', () => {
     state.connected = true;
     state.disconnectedAt = null;
+    // The service answers again, so an error saying that it did not is cleared.
+    if (state.error === t('problem.offline')) clearProblem();
     // Whether or not the missed events were replayed, the state is read again in full.
     void refreshAll();
   });
@@ -621,7 +637,12 @@ function updateNewCaseErrors() {
  * guessing.
  */
 function parseTypedNumber(text) {
-  const trimmed = text.trim();
+  // A Chinese input method in full-width mode types ０–９, ．, ， and －, which mean the same.
+  const trimmed = text
+    .trim()
+    .replace(/[\uff10-\uff19\uff0b\uff0c\uff0d\uff0e]/g, (char) =>
+      String.fromCharCode(char.charCodeAt(0) - 0xfee0),
+    );
   if (trimmed === '') return undefined;
   if (/^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(trimmed)) return Number(trimmed.replaceAll(',', ''));
   if (/^[-+]?\d+,\d+$/.test(trimmed)) return Number(trimmed.replace(',', '.'));
@@ -663,12 +684,22 @@ async function submitNewCase(event) {
   } else if (hbPreop !== undefined) {
     payload.hbPreopGdl = hbPreop * HB_GDL_PER_UNIT[siteHbUnit()];
   }
+  const mrn = value('mrn').trim();
+  if (mrn && !MRN_PATTERN.test(mrn)) {
+    addFieldError(
+      'mrn',
+      t('field.error.detail', {
+        prefix: t('field.error.invalid_format'),
+        detail: t('notice.hl7.field.mrn'),
+      }),
+    );
+    valid = false;
+  }
   if (!valid) {
     updateNewCaseErrors();
     return;
   }
   if (sex) payload.sex = sex;
-  const mrn = value('mrn').trim();
 
   state.busy = true;
   const result = await request('POST', '/api/workflow/case', payload);
@@ -1086,7 +1117,11 @@ async function closeCase() {
 }
 
 async function abandonCase() {
-  if (!state.abandonArmed) {
+  // A second tap counts only after a pause, so that a double tap or a bouncing touch cannot
+  // drop the case with its accepted views.
+  const armedFor = state.abandonArmed ? Date.now() - state.abandonArmedAt : 0;
+  if (!state.abandonArmed || armedFor < ABANDON_CONFIRM_DELAY_MS) {
+    if (!state.abandonArmed) state.abandonArmedAt = Date.now();
     state.abandonArmed = true;
     updateTiles();
     return;
@@ -1223,7 +1258,11 @@ function hl7DeliveryText() {
       // The receiver's own words; rows stored by older daemons start with their ack code.
       error: (delivery.error ?? '').replace(/^(rejected with )?A[ERC]: /, ''),
     };
-    return { state: delivery.state, text: t(`hl7.case.${delivery.state}`, params) };
+    const key =
+      delivery.state === 'rejected' && params.error === ''
+        ? 'hl7.case.rejectedBare'
+        : `hl7.case.${delivery.state}`;
+    return { state: delivery.state, text: t(key, params) };
   }
   const link = state.status?.hl7?.state;
   if (!link || link === 'disabled')
