@@ -436,7 +436,7 @@ describe('touchscreen app', () => {
       await server.close();
     });
     const port = new URL(server.url).port;
-    // fetch() sends the URL's host whatever the headers say, so node:http sends these.
+    // fetch() sends the URL's host in place of a Host header, so node:http sends these requests.
     const fetchAs = (path: string, host: string) =>
       new Promise<{ status: number; json: () => Promise<unknown> }>((resolveResponse, reject) => {
         const request = httpRequest(

@@ -25,8 +25,8 @@ import {
 import { detectGpuName, engineCachePath } from '../src/inference/tensorrt.ts';
 import { generatePhantomClip, type PhantomClip } from '../src/phantom/clip.ts';
 import { checkScanPopulation, estimateFromViews } from '../src/scan/scan.ts';
-import type { ViewResult } from '../src/scan/types.ts';
 import { buildSmallBundle, SMALL_FEATURE_NAMES } from './fixtures/small-bundle.ts';
+import { measuredView } from './helpers/view-result.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const referenceDir = join(repoRoot, 'models', 'reference');
@@ -437,7 +437,7 @@ describe('InferenceEngine', () => {
   test('estimate flags clipped features', async () => {
     const vector = await loadTestVector(bundle);
     const views = Object.entries(vectorFeatures(vector)).map(([view, features]) =>
-      viewResult(view as ViewName, Array.from(features)),
+      measuredView(view as ViewName, { features: Array.from(features) }),
     );
     const covariates = { heightCm: 175, weightKg: 70, sex: 'male', ageYears: 52 } as const;
     const typical = await estimateFromViews(views, covariates, 13, engine);
@@ -478,30 +478,6 @@ describe('InferenceEngine', () => {
     assert.deepEqual(inside, { inPopulation: true, reasons: [] });
   });
 });
-
-/** Builds a measured view that carries only `features`; the fusion reads nothing else. */
-function viewResult(view: ViewName, features: number[]): ViewResult {
-  const range = { mean: 10, min: 9, max: 11 };
-  return {
-    view,
-    source: `${view}.mp4`,
-    imageArea: { x: 0, y: 0, width: 320, height: 240 },
-    seed: { x: 160, y: 120 },
-    seeded: true,
-    frameCount: 90,
-    fps: 30,
-    durationS: 3,
-    mmPerPixel: 0.1,
-    measurements: {
-      areaMm2: range,
-      apDiameterMm: range,
-      lateralDiameterMm: range,
-      trackedFraction: 1,
-    },
-    areaSeriesMm2: [],
-    features,
-  };
-}
 
 test('closed engine rejects calls', async () => {
   const engine = await InferenceEngine.create(await loadBundle(referenceDir), {

@@ -29,6 +29,7 @@ import { getCase, saveScan } from '../src/store/scans.ts';
 import { runCommand } from './helpers/command.ts';
 import { repoRoot } from './helpers/data.ts';
 import { mosquittoSkipReason, startMosquitto } from './helpers/mosquitto.ts';
+import { measuredView } from './helpers/view-result.ts';
 
 const logger = silentLogger();
 const TOPIC_BASE = defaultTopicBase('test-site', 'cart-1');
@@ -66,28 +67,7 @@ function scanRecord(caseId: string, weightKg = 70): ScanRecord {
     estimateId: randomUUID(),
     createdAt: '2025-03-14T08:40:00.000Z',
     covariates: { heightCm: 175, weightKg, sex: 'male', ageYears: 52 },
-    views: [
-      {
-        view: 'ivc',
-        source: 'ivc.mp4',
-        imageArea: { x: 0, y: 0, width: 640, height: 480 },
-        seed: { x: 320, y: 240 },
-        seeded: true,
-        frameCount: 90,
-        fps: 30,
-        durationS: 3,
-        mmPerPixel: 0.1,
-        measurements: {
-          areaMm2: { mean: 210.5, min: 150.2, max: 260.9 },
-          apDiameterMm: { mean: 16.2, min: 12.1, max: 19.8 },
-          lateralDiameterMm: { mean: 18, min: 17.1, max: 18.9 },
-          collapsibilityIndex: 0.389,
-          trackedFraction: 0.95,
-        },
-        areaSeriesMm2: [210.1, Number.NaN, 209.4],
-        features: [0.25, -1.5],
-      },
-    ],
+    views: [measuredView('ivc', { areaSeriesMm2: [210.1, Number.NaN, 209.4] })],
     estimate: {
       bvMl: 4900,
       bvMlPerKg: 4900 / weightKg,

@@ -22,6 +22,7 @@ import { openDatabase, type Store } from '../src/store/db.ts';
 import { enqueue, outboxStats, peek } from '../src/store/outbox.ts';
 import { saveScan } from '../src/store/scans.ts';
 import { freePort, mosquittoSkipReason, startMosquitto } from './helpers/mosquitto.ts';
+import { measuredView } from './helpers/view-result.ts';
 
 const logger = silentLogger();
 const TOPIC = estimatesTopic(defaultTopicBase('test-site', 'cart-1'));
@@ -46,26 +47,12 @@ function sampleRecord(caseId: string): ScanRecord {
     createdAt: '2025-03-14T09:26:53.000Z',
     covariates: { heightCm: 165, weightKg: 58, sex: 'female', ageYears: 41 },
     views: [
-      {
-        view: 'ivc',
+      // The folder names the patient, as a USB stick from another system might.
+      measuredView('ivc', {
         source: '/media/usb/Roe_Jane/ivc.mp4',
-        imageArea: { x: 0, y: 0, width: 640, height: 480 },
-        seed: { x: 320, y: 240 },
-        seeded: true,
-        frameCount: 90,
-        fps: 30,
-        durationS: 3,
-        mmPerPixel: 0.1,
-        measurements: {
-          areaMm2: { mean: 210.5, min: 150.2, max: 260.9 },
-          apDiameterMm: { mean: 16.2, min: 12.1, max: 19.8 },
-          lateralDiameterMm: { mean: 18.0, min: 17.1, max: 19.2 },
-          collapsibilityIndex: 0.389,
-          trackedFraction: 0.95,
-        },
         areaSeriesMm2: [210.1, 205.3],
         features: [0.25],
-      },
+      }),
     ],
     estimate: {
       bvMl: 3920,

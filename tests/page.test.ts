@@ -306,7 +306,7 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
 
   /**
    * Marks the lumen on the preview of `view` and types a depth, then checks the recording request
-   * that the page sends, answered here by a stub, before the marks are cleared again.
+   * that the page sends to a stub route. The mark and the depth are cleared afterwards.
    */
   async function assertMarkAndDepth(view: string, text: Record<string, string>): Promise<void> {
     await page.waitForFunction((name) => {
@@ -515,7 +515,7 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
       },
       '132',
     );
-    // A case id used before is refused with the daemon's reason, shown in Chinese.
+    // A case id used before is rejected with the daemon's reason, shown in Chinese.
     await page.getByTestId('case-id').fill('page-zh-1');
     await page.locator('#heightCm').fill('172');
     await page.locator('#weightKg').fill('68');
@@ -524,9 +524,9 @@ describe('touchscreen page on live phantom capture', { timeout: 240_000 }, () =>
     await page.waitForFunction(
       () => (document.querySelector('[data-testid="form-error"]')?.textContent ?? '') !== '',
     );
-    const refused = await page.getByTestId('form-error').innerText();
-    assert.ok(refused.startsWith(MESSAGES['zh-CN']['problem.case_exists']), refused);
-    assert.ok(refused.includes('page-zh-1'), `the reason does not name the case id: ${refused}`);
+    const rejected = await page.getByTestId('form-error').innerText();
+    assert.ok(rejected.startsWith(MESSAGES['zh-CN']['problem.case_exists']), rejected);
+    assert.ok(rejected.includes('page-zh-1'), `the reason does not name the case id: ${rejected}`);
     await assertChinese(page, 'case id used before');
     await page.getByTestId('case-id').fill('');
     await page.getByTestId('language-toggle').click();
@@ -795,7 +795,7 @@ describe('page event stream', { timeout: 60_000 }, () => {
         zh['hl7.case.rejectedBare'].replace('{code}', 'AE'),
       );
 
-      // A failed recording shows the issue's notice with its figures.
+      // The tile of a failed recording shows the issue's notice with its numbers.
       const tooShort = notice('notice.workflow.quality.tooShort', {
         view: 'ijv',
         durationS: 1,

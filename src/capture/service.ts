@@ -22,7 +22,7 @@ import type { WorkerStats } from './worker-protocol.ts';
 const HEARTBEAT_MS = 500;
 /** Interval of the no-signal check, ms. */
 const TICK_MS = 200;
-/** Longest wait for the next phantom clip to play after a switch, ms. */
+/** Maximum wait for the next phantom clip to play after a switch, ms. */
 const CLIP_SWITCH_TIMEOUT_MS = 15_000;
 /** A failing listener is logged once per this many failures, about 10 s of frames at 30 fps. */
 const LISTENER_LOG_EVERY = 300;
@@ -177,12 +177,12 @@ export class CaptureService implements FrameSource {
     });
   }
 
-  /** Resolves true once the state becomes `wanted`, or false after `timeoutMs`. */
-  private waitForState(wanted: CaptureState, timeoutMs: number): Promise<boolean> {
+  /** Resolves true once the state becomes `expected`, or false after `timeoutMs`. */
+  private waitForState(expected: CaptureState, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), timeoutMs);
       const unsubscribe = this.onStateChange((state) => {
-        if (state === wanted) finish(true);
+        if (state === expected) finish(true);
       });
       function finish(reached: boolean) {
         clearTimeout(timer);

@@ -1,6 +1,6 @@
 /**
  * A sentence for a person that every reader can show in its own language. `key` names the
- * sentence in the notice catalogues (src/notices), `params` holds its values, and `text` is the
+ * sentence in the notice catalogues (src/notices), `params` contains its values, and `text` is the
  * English sentence, for logs, the command line, MQTT and HL7. The page ignores `text` and renders
  * the sentence for its language from `key` and `params`.
  */

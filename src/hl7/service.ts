@@ -258,7 +258,7 @@ export class Hl7Service {
    * can quote it.
    */
   private reject(row: Hl7OutboxRow, ack: Acknowledgement, mrn: string | null): void {
-    // An empty text stays empty, so that the page says the receiver gave no reason.
+    // An empty text stays empty, so the page can show that the receiver gave no reason.
     const error = redact(ack.text, mrn);
     this.settle(row, { status: 'rejected', ackCode: ack.code, error });
     this.lastError = summary(row, error, ack.code || null, this.now());

@@ -94,6 +94,15 @@ function hemoglobinRangeMessage(unit: HemoglobinUnit): string {
 
 const NUMBER_MESSAGE = noticeMessage('notice.cases.field.number');
 
+/**
+ * Returns a zod error map that gives `message` to a value of the wrong type only. A message set
+ * with `z.number({ message })` would also stand for every check without its own, such as
+ * `.positive()`, whose error then names no limit.
+ */
+function typeMessage(message: string) {
+  return (issue: { code: string }) => (issue.code === 'invalid_type' ? message : undefined);
+}
+
 const { hemoglobinGdl } = ANH_LIMITS;
 
 /**
@@ -105,8 +114,8 @@ export const LabelBody = z
     enteredBy: z.string().trim().min(1, noticeMessage('notice.cases.field.enteredBy')).max(100),
     method: z.enum(ANH_METHODS).optional(),
     hbUnit: z.enum(HEMOGLOBIN_UNITS),
-    hbBefore: z.number({ message: NUMBER_MESSAGE }).positive(),
-    hbAfter: z.number({ message: NUMBER_MESSAGE }).positive(),
+    hbBefore: z.number({ error: typeMessage(NUMBER_MESSAGE) }).positive(),
+    hbAfter: z.number({ error: typeMessage(NUMBER_MESSAGE) }).positive(),
     withdrawnMl: limited(ANH_LIMITS.withdrawnMl, 'mL').optional(),
     bags: z
       .array(

@@ -118,29 +118,16 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], input?: unknown
       });
     }
     const known = noticeOfMessage(issue.message);
-    const own = known && !(isRangeIssue(issue) && TYPE_NOTICE.test(known.key)) ? known : undefined;
-    const built = own ?? issueNotice(issue, valueAt(input, issue.path));
+    const built = known ?? issueNotice(issue, valueAt(input, issue.path));
     return [
       {
         field: path.join('.') || 'body',
         code: issue.code,
-        detail: own ? issue.message : built.text,
+        detail: known ? issue.message : built.text,
         notice: built,
       },
     ];
   });
-}
-
-/**
- * Keys of notices that schemas give as the message of a wrong type, e.g.
- * `z.number({ message: 'expected a number' })`. zod 4 also reports a failed check that has no
- * message of its own (`.positive()`) in that text, which names no limit, so a range issue with
- * one of these notices gets the generic notice of its limit instead.
- */
-const TYPE_NOTICE = /\.number(In)?$/;
-
-function isRangeIssue(issue: z.core.$ZodIssue): boolean {
-  return issue.code === 'too_small' || issue.code === 'too_big';
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { html } from 'hono/html';
 
 import { HEMOGLOBIN_UNITS, hemoglobinToGdl } from '../clinical/units.ts';
+import { MRN_PATTERN } from '../hl7/routes.ts';
 import type { PageLanguage } from './languages.ts';
 import { MESSAGES, translate } from './messages.ts';
 
@@ -13,8 +14,9 @@ export interface PageAssets {
   appJs: string;
   appCss: string;
   /**
-   * Sets window.BV_EDGE_CATALOGUES to the message catalogues and window.BV_EDGE_HB_GDL_PER_UNIT
-   * to the g/dL of 1 of each hemoglobin unit, so that the page converts as the server does.
+   * Sets window.BV_EDGE_CATALOGUES to the message catalogues, window.BV_EDGE_HB_GDL_PER_UNIT
+   * to the g/dL of 1 of each hemoglobin unit, so that the page converts as the server does, and
+   * window.BV_EDGE_MRN_PATTERN to the source of the MRN check of the HL7 API.
    */
   messagesJs: string;
 }
@@ -30,7 +32,8 @@ export function loadPageAssets(): PageAssets {
     appCss: readFileSync(new URL('app.css', ASSET_DIR), 'utf8'),
     messagesJs:
       `window.BV_EDGE_CATALOGUES = ${JSON.stringify(MESSAGES)};\n` +
-      `window.BV_EDGE_HB_GDL_PER_UNIT = ${JSON.stringify(hemoglobinFactors())};\n`,
+      `window.BV_EDGE_HB_GDL_PER_UNIT = ${JSON.stringify(hemoglobinFactors())};\n` +
+      `window.BV_EDGE_MRN_PATTERN = ${JSON.stringify(MRN_PATTERN.source)};\n`,
   };
 }
 

@@ -7,9 +7,9 @@ import { REQUEST_NOTICES } from './request.ts';
 import { WORKFLOW_NOTICES } from './workflow.ts';
 
 /**
- * The notice catalogues: each sentence the daemon says to a person, by key, in every page
- * language. Each subsystem keeps its notices in its own file with the prefix `notice.<area>.`;
- * the page catalogues (src/http/messages.ts) include these, and a test checks that every
+ * The notice catalogues: each sentence the daemon writes for a person, by key, in every page
+ * language. Each subsystem keeps its notices in its own file with the prefix `notice.<area>.`.
+ * The page catalogues (src/http/messages.ts) include these, and a test checks that every
  * language has every key.
  */
 export const NOTICES = {
@@ -44,6 +44,8 @@ const NOTICES_BY_MESSAGE = new Map<string, Notice>();
 /**
  * Returns the English text of a notice as a validation message (a zod `message` or `error`), and
  * remembers the notice, so that the API's field error for that message carries it as well.
+ * NOTE: notices are found by their English text, so two keys whose texts are equal for the same
+ * values would share one notice. Keep the English texts of validation notices distinct.
  */
 export function noticeMessage(key: NoticeKey, params: NoticeParams = {}): string {
   const built = notice(key, params);

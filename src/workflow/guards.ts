@@ -136,7 +136,7 @@ function checkSeedInFrame(seed: Point, { width, height }: { width: number; heigh
 
 /**
  * Capture states in which a recording cannot start. Each has a notice
- * `notice.workflow.notRecordable.<state>` that tells the operator what to do.
+ * `notice.workflow.notRecordable.<state>` that gives the operator the next step.
  */
 const NOT_RECORDABLE = ['no-signal', 'frozen', 'blank', 'error', 'stopped'] as const;
 

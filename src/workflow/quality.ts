@@ -19,7 +19,7 @@ export interface QualityThresholds {
 
 /**
  * Capture states that interrupt a recording. Each has a notice
- * `notice.workflow.quality.state.<state>` that tells the operator what to do.
+ * `notice.workflow.quality.state.<state>` that gives the operator the next step.
  */
 const INTERRUPTING_STATES = ['no-signal', 'frozen', 'blank', 'error', 'stopped'] as const;
 

@@ -6,7 +6,7 @@ export interface JsonResponse<T> {
   body: T;
 }
 
-/** Posts `body` as JSON to `path` of an in-process hono app and parses the JSON answer. */
+/** Posts `body` as JSON to `path` of an in-process hono app and parses the JSON response. */
 export async function postJson<T>(
   app: Hono,
   path: string,

@@ -27,10 +27,10 @@ const PREVIEW_INTERVAL_MS = 250;
 const SETUP_PREVIEW_INTERVAL_MS = 1000;
 /** Delay before a new event stream when the browser gave up on one, ms. */
 const RECONNECT_MS = 2000;
-/** Least time between the two taps that abandon a case, ms. */
+/** Minimum time between the two taps that abandon a case, ms. */
 const ABANDON_CONFIRM_DELAY_MS = 600;
-/** MRN accepted for the HL7 push, as src/hl7/routes.ts MRN_PATTERN checks it. */
-const MRN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,19}$/;
+/** MRN that the HL7 API accepts, from the server's own check. */
+const MRN_PATTERN = new RegExp(window.BV_EDGE_MRN_PATTERN);
 /** Time without the event stream after which the last capture state is no longer shown, ms. */
 const STALE_CAPTURE_MS = 5000;
 /** Days of closed cases in the recent-cases list. */
@@ -249,9 +249,9 @@ function showProblem(result) {
       ? t('field.error.required')
       : tOr(`field.error.${error.code}`, t('field.error.other'));
     const expected = noticeText(error.notice ?? error.detail);
-    // A notice of a missing value says "required" itself, so it stands without the prefix.
-    const saysRequired = /\.required(\.|$)/.test(error.notice?.key ?? '');
-    if (saysRequired && expected)
+    // A notice of a missing value starts with "required", so the prefix is left out.
+    const isRequiredNotice = /\.required(\.|$)/.test(error.notice?.key ?? '');
+    if (isRequiredNotice && expected)
       addFieldError(name, expected[0].toUpperCase() + expected.slice(1));
     else
       addFieldError(
@@ -327,7 +327,7 @@ function connectEvents() {
   source.addEventListener('hello', () => {
     state.connected = true;
     state.disconnectedAt = null;
-    // The service answers again, so an error saying that it did not is cleared.
+    // The service responds again, so the offline error is cleared.
     if (state.error === t('problem.offline')) clearProblem();
     // Whether or not the missed events were replayed, the state is read again in full.
     void refreshAll();
@@ -351,7 +351,7 @@ function connectEvents() {
     state.connected = false;
     state.disconnectedAt ??= Date.now();
     updateLiveParts();
-    // Once the old state is too old to show, the chip says so without waiting for an event.
+    // The chip switches to "not updating" once the last state is too old, without an event.
     setTimeout(updateLiveParts, STALE_CAPTURE_MS + 100);
     // EventSource retries by itself after a network error, but gives up on an HTTP error.
     if (source.readyState === EventSource.CLOSED) setTimeout(connectEvents, RECONNECT_MS);
@@ -1049,9 +1049,9 @@ function updateMark(tile, view, active) {
   const mark = state.marks[view];
   const cross = tile.querySelector('[data-role="mark"]');
   const image = tile.querySelector('[data-role="preview"]');
-  const shown = Boolean(mark) && active && !image.hidden;
-  cross.hidden = !shown;
-  if (shown) {
+  const crossVisible = Boolean(mark) && active && !image.hidden;
+  cross.hidden = !crossVisible;
+  if (crossVisible) {
     cross.style.left = `${image.offsetLeft + mark.fx * image.clientWidth}px`;
     cross.style.top = `${image.offsetTop + mark.fy * image.clientHeight}px`;
   }

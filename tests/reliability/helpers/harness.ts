@@ -15,6 +15,7 @@ import { checkScanPopulation } from '../../../src/scan/scan.ts';
 import type { ScanRecord } from '../../../src/scan/types.ts';
 import { openDatabase, saveScan } from '../../../src/store/index.ts';
 import { StubFrameSource } from '../../helpers/fleet.ts';
+import { measuredView } from '../../helpers/view-result.ts';
 
 /** Small deterministic generator (mulberry32), so a failing run can be replayed from its seed. */
 export function random(seed: number): () => number {
@@ -123,28 +124,7 @@ export function sampleRecord(caseId: string): ScanRecord {
     estimateId: randomUUID(),
     createdAt: new Date().toISOString(),
     covariates,
-    views: [
-      {
-        view: 'ivc',
-        source: 'ivc.mp4',
-        imageArea: { x: 0, y: 0, width: 640, height: 480 },
-        seed: { x: 320, y: 240 },
-        seeded: true,
-        frameCount: 90,
-        fps: 30,
-        durationS: 3,
-        mmPerPixel: 0.1,
-        measurements: {
-          areaMm2: { mean: 210.5, min: 150.2, max: 260.9 },
-          apDiameterMm: { mean: 16.2, min: 12.1, max: 19.8 },
-          lateralDiameterMm: { mean: 18, min: 17.1, max: 18.9 },
-          collapsibilityIndex: 0.389,
-          trackedFraction: 0.95,
-        },
-        areaSeriesMm2: [210.1, 209.4],
-        features: [0.25, -1.5],
-      },
-    ],
+    views: [measuredView('ivc')],
     estimate: {
       bvMl: 4900,
       bvMlPerKg: 70,
